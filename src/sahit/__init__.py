@@ -1,0 +1,3 @@
+"""sahit: attention GANs (SAGAN and HiT) in PyTorch."""
+
+__version__ = "0.1.0"

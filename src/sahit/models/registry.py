@@ -1,0 +1,100 @@
+"""One registry of model families and named presets; ``build`` is the one factory.
+
+A *family* (``sagan``, ``hit``) is a config dataclass plus functions that build G and D
+from it. A *preset* is a family plus keyword values. ``build(name, **overrides)`` accepts
+either a preset or a family name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    config_cls: type
+    build_generator: Callable[[Any], nn.Module]
+    build_discriminator: Callable[[Any], nn.Module]
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    family: str
+    description: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+_FAMILIES: dict[str, Family] = {}
+_PRESETS: dict[str, Preset] = {}
+
+
+def register_family(family: Family) -> Family:
+    _FAMILIES[family.name] = family
+    return family
+
+
+def register_preset(name: str, family: str, description: str, **kwargs: Any) -> None:
+    _PRESETS[name] = Preset(name, family, description, kwargs)
+
+
+def presets() -> dict[str, Preset]:
+    """All registered presets, by name."""
+    return dict(_PRESETS)
+
+
+def suggest(name: str, choices: list[str]) -> str:
+    """'; did you mean X?' for the nearest valid choice, or ''."""
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _resolve(name: str) -> tuple[Family, dict[str, Any]]:
+    if name in _PRESETS:
+        preset = _PRESETS[name]
+        return _FAMILIES[preset.family], dict(preset.kwargs)
+    if name in _FAMILIES:
+        return _FAMILIES[name], {}
+    choices = sorted(_PRESETS) + sorted(_FAMILIES)
+    raise ValueError(f"unknown model {name!r}{suggest(name, choices)} (available: {', '.join(choices)})")
+
+
+def make_config(family: Family, kwargs: dict[str, Any]) -> Any:
+    """Build the family's config dataclass, rejecting unknown keys with a suggestion."""
+    valid = [f.name for f in dataclasses.fields(family.config_cls)]
+    for key in kwargs:
+        if key not in valid:
+            raise ValueError(f"unknown {family.name} model option {key!r}{suggest(key, valid)}")
+    return family.config_cls(**kwargs)
+
+
+def model_config(name: str, **overrides: Any) -> Any:
+    """The config dataclass a preset (or family) resolves to, with overrides applied."""
+    family, kwargs = _resolve(name)
+    kwargs.update(overrides)
+    return make_config(family, kwargs)
+
+
+def build(name: str, **overrides: Any) -> tuple[nn.Module, nn.Module]:
+    """Build ``(G, D)`` for a preset or family name, e.g. ``build("sagan-cifar10", num_classes=0)``."""
+    family, kwargs = _resolve(name)
+    kwargs.update(overrides)
+    cfg = make_config(family, kwargs)
+    return family.build_generator(cfg), family.build_discriminator(cfg)
+
+
+def build_generator_from_config(config: dict[str, Any]) -> nn.Module:
+    """Rebuild a generator from the JSON config it carries (``G.config``)."""
+    config = dict(config)
+    family_name = config.pop("family", None)
+    if family_name not in _FAMILIES:
+        raise ValueError(f"config names unknown model family {family_name!r} (known: {', '.join(sorted(_FAMILIES))})")
+    family = _FAMILIES[family_name]
+    return family.build_generator(make_config(family, config))

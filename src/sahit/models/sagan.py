@@ -1,0 +1,218 @@
+"""SAGAN generator and projection discriminator, built from one description.
+
+The backbone follows SNGAN (32 px) and BigGAN / the official SAGAN code (64-256 px): channel
+widths are ``width * multiplier`` from the tables below, attention sits after every block
+whose output size is listed in ``attn_res``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..layers.attention import SelfAttention2d
+from ..layers.blocks import DiscriminatorBlock, GeneratorBlock
+from ..layers.normalization import BatchNorm2d
+from ..layers.spectral import SpectralNormFactory
+from .base import Discriminator, Generator
+from .registry import Family, register_family, register_preset
+
+BOTTOM = 4  # G starts from a 4x4 map; every G block doubles it.
+# G: channel multipliers of the 4x4 input, then of each block's output.
+G_ARCH: dict[int, list[int]] = {
+    32: [1, 1, 1, 1],
+    64: [16, 16, 8, 4, 2],
+    128: [16, 16, 8, 4, 2, 1],
+    256: [16, 16, 8, 8, 4, 2, 1],
+}
+# D: channel multipliers of each block's output, and whether the block halves the size.
+D_ARCH: dict[int, tuple[list[int], list[bool]]] = {
+    32: ([1, 1, 1, 1], [True, True, False, False]),
+    64: ([1, 2, 4, 8, 16], [True, True, True, True, False]),
+    128: ([1, 2, 4, 8, 16, 16], [True] * 5 + [False]),
+    256: ([1, 2, 4, 8, 8, 16, 16], [True] * 6 + [False]),
+}
+
+
+@dataclass
+class SAGANConfig:
+    """Everything that defines a SAGAN generator / discriminator pair."""
+
+    resolution: int = 32
+    g_width: int = 256
+    d_width: int = 128
+    z_dim: int = 128
+    num_classes: int = 10
+    g_attn_res: list[int] = field(default_factory=lambda: [16])
+    d_attn_res: list[int] = field(default_factory=lambda: [16])
+    attn_res: list[int] | None = None  # shorthand: sets both g_attn_res and d_attn_res
+    g_spectral_norm: bool = True
+    d_spectral_norm: bool = True
+    n_power_iterations: int = 1
+    attn_pool_kv: bool = True
+    attn_value_ratio: float = 0.5
+    attn_key_ratio: float = 0.125
+
+    def __post_init__(self) -> None:
+        if self.resolution not in G_ARCH:
+            raise ValueError(
+                f"resolution {self.resolution} is not supported by SAGAN; choose one of {sorted(G_ARCH)}"
+            )
+        for name in ("g_width", "d_width", "z_dim", "n_power_iterations"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.num_classes, int) or self.num_classes < 0:
+            raise ValueError(f"num_classes must be an integer >= 0 (0 = unconditional), got {self.num_classes!r}")
+        if self.attn_res is not None:
+            self.g_attn_res = list(self.attn_res)
+            self.d_attn_res = list(self.attn_res)
+            self.attn_res = None
+        self.g_attn_res = _check_attn_res(self.g_attn_res, generator_sizes(self.resolution), "G")
+        self.d_attn_res = _check_attn_res(self.d_attn_res, discriminator_sizes(self.resolution), "D")
+
+    def to_dict(self) -> dict:
+        return {"family": "sagan", **dataclasses.asdict(self)}
+
+
+def generator_sizes(resolution: int) -> list[int]:
+    """Output size of each G block."""
+    return [BOTTOM * 2 ** (i + 1) for i in range(len(G_ARCH[resolution]) - 1)]
+
+
+def discriminator_sizes(resolution: int) -> list[int]:
+    """Output size of each D block."""
+    sizes, size = [], resolution
+    for down in D_ARCH[resolution][1]:
+        size = size // 2 if down else size
+        sizes.append(size)
+    return sizes
+
+
+def _check_attn_res(values: list[int], sizes: list[int], net: str) -> list[int]:
+    if isinstance(values, int):
+        values = [values]
+    values = sorted(set(int(v) for v in values))
+    for v in values:
+        if v not in sizes:
+            raise ValueError(
+                f"attention at {v}x{v} is impossible in {net}: its blocks produce {sorted(set(sizes))}"
+            )
+    return values
+
+
+def _attention(channels: int, cfg: SAGANConfig, spectral_norm: bool) -> SelfAttention2d:
+    return SelfAttention2d(
+        channels,
+        pool_kv=cfg.attn_pool_kv,
+        value_ratio=cfg.attn_value_ratio,
+        key_ratio=cfg.attn_key_ratio,
+        spectral_norm=spectral_norm,
+        n_power_iterations=cfg.n_power_iterations,
+    )
+
+
+class SAGANGenerator(Generator):
+    """z (and class y) -> linear -> 4x4 -> residual up-blocks (+ attention) -> BN-ReLU-conv-tanh."""
+
+    def __init__(self, cfg: SAGANConfig) -> None:
+        super().__init__()
+        self.config = cfg.to_dict()
+        self.z_dim, self.num_classes, self.resolution = cfg.z_dim, cfg.num_classes, cfg.resolution
+        sn = SpectralNormFactory(cfg.g_spectral_norm, cfg.n_power_iterations)
+        widths = [cfg.g_width * m for m in G_ARCH[cfg.resolution]]
+        self.bottom_channels = widths[0]
+        self.linear = sn.linear(cfg.z_dim, BOTTOM * BOTTOM * widths[0])
+        self.blocks = nn.ModuleList()
+        self.attention = nn.ModuleDict()  # keyed by block index, so names show where they act
+        for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
+            self.blocks.append(GeneratorBlock(c_in, c_out, cfg.num_classes, sn))
+            if BOTTOM * 2 ** (i + 1) in cfg.g_attn_res:
+                self.attention[str(i)] = _attention(c_out, cfg, cfg.g_spectral_norm)
+        self.out_bn = BatchNorm2d(widths[-1])
+        self.out_conv = sn.conv(widths[-1], 3, 3)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if z.dim() != 2 or z.shape[1] != self.z_dim:
+            raise ValueError(f"z must have shape (B, {self.z_dim}), got {tuple(z.shape)}")
+        y = self.check_labels(y, z.shape[0])
+        h = self.linear(z).view(z.shape[0], self.bottom_channels, BOTTOM, BOTTOM)
+        for i, block in enumerate(self.blocks):
+            h = block(h, y)
+            if str(i) in self.attention:
+                h = self.attention[str(i)](h)
+        return torch.tanh(self.out_conv(F.relu(self.out_bn(h))))
+
+
+class SAGANDiscriminator(Discriminator):
+    """Residual down-blocks (+ attention) -> ReLU -> global sum pool -> linear + projection."""
+
+    def __init__(self, cfg: SAGANConfig) -> None:
+        super().__init__()
+        self.num_classes, self.resolution = cfg.num_classes, cfg.resolution
+        sn = SpectralNormFactory(cfg.d_spectral_norm, cfg.n_power_iterations)
+        multipliers, downsample = D_ARCH[cfg.resolution]
+        widths = [3] + [cfg.d_width * m for m in multipliers]
+        self.blocks = nn.ModuleList()
+        self.attention = nn.ModuleDict()
+        for i, (c_in, c_out, down, size) in enumerate(
+            zip(widths[:-1], widths[1:], downsample, discriminator_sizes(cfg.resolution))
+        ):
+            self.blocks.append(DiscriminatorBlock(c_in, c_out, down, sn, optimized=(i == 0)))
+            if size in cfg.d_attn_res and not any(
+                s == size for s in discriminator_sizes(cfg.resolution)[:i]
+            ):  # once per size, after the first block that reaches it
+                self.attention[str(i)] = _attention(c_out, cfg, cfg.d_spectral_norm)
+        self.linear = sn.linear(widths[-1], 1)
+        self.embed = sn.embedding(cfg.num_classes, widths[-1]) if cfg.num_classes > 0 else None
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features (B, C): ReLU then global sum pooling."""
+        h = x
+        for i, block in enumerate(self.blocks):
+            h = block(h)
+            if str(i) in self.attention:
+                h = self.attention[str(i)](h)
+        return F.relu(h).sum(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1:] != (3, self.resolution, self.resolution):
+            raise ValueError(f"D expects images (B, 3, {self.resolution}, {self.resolution}), got {tuple(x.shape)}")
+        y = self.check_labels(y, x.shape[0])
+        h = self.features(x)
+        out = self.linear(h).squeeze(1)
+        if self.embed is not None:
+            out = out + (self.embed(y) * h).sum(dim=1)  # projection: <embed(y), h>
+        return out
+
+
+register_family(Family("sagan", SAGANConfig, SAGANGenerator, SAGANDiscriminator))
+
+register_preset(
+    "sagan-cifar10",
+    "sagan",
+    "32x32 SAGAN on the SNGAN-CIFAR backbone, attention at 16x16 in G and D (StudioGAN's CIFAR-10 SAGAN)",
+    resolution=32, g_width=256, d_width=128, z_dim=128, num_classes=10, g_attn_res=[16], d_attn_res=[16],
+)
+register_preset(
+    "sagan-imagenet128",
+    "sagan",
+    "128x128 ImageNet SAGAN, width 64, attention at 64x64 in G and D (BigGAN-PyTorch's SAGAN script)",
+    resolution=128, g_width=64, d_width=64, z_dim=128, num_classes=1000, g_attn_res=[64], d_attn_res=[64],
+)
+register_preset(
+    "sagan-imagenet128-tf",
+    "sagan",
+    "128x128 ImageNet SAGAN as in the official TF layout: attention at 32x32 in G and D",
+    resolution=128, g_width=64, d_width=64, z_dim=128, num_classes=1000, g_attn_res=[32], d_attn_res=[32],
+)
+register_preset(
+    "quickstart",
+    "sagan",
+    "small 32x32 SAGAN that trains on built-in data on a laptop CPU in minutes",
+    resolution=32, g_width=64, d_width=64, z_dim=64, num_classes=10, g_attn_res=[16], d_attn_res=[16],
+)

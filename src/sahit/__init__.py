@@ -1,3 +1,12 @@
-"""sahit: attention GANs (SAGAN and HiT) in PyTorch."""
+"""sahit: attention GANs (SAGAN and HiT) in PyTorch.
+
+>>> import sahit
+>>> G = sahit.load("runs/quickstart")      # EMA generator of a finished run
+>>> images = G.sample(16, classes=3, seed=0)  # (16, 3, R, R) in [-1, 1]
+"""
+
+from .export import load, save_generator
+from .models import build
 
 __version__ = "0.1.0"
+__all__ = ["load", "save_generator", "build", "__version__"]

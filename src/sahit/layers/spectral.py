@@ -12,9 +12,18 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils.parametrizations import _SpectralNorm
 from torch.nn.utils.parametrizations import spectral_norm as _torch_spectral_norm
 
 SN_EPS = 1e-6
+
+
+class _Float32SpectralNorm(_SpectralNorm):
+    """torch's spectral norm with autocast switched off: power iteration and sigma stay in float32."""
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=weight.device.type, enabled=False):
+            return super().forward(weight)
 
 
 def maybe_spectral_norm(module: nn.Module, enabled: bool = True, n_power_iterations: int = 1) -> nn.Module:
@@ -23,7 +32,9 @@ def maybe_spectral_norm(module: nn.Module, enabled: bool = True, n_power_iterati
         return module
     if n_power_iterations < 1:
         raise ValueError(f"n_power_iterations must be >= 1, got {n_power_iterations}")
-    return _torch_spectral_norm(module, n_power_iterations=n_power_iterations, eps=SN_EPS)
+    module = _torch_spectral_norm(module, n_power_iterations=n_power_iterations, eps=SN_EPS)
+    module.parametrizations.weight[0].__class__ = _Float32SpectralNorm
+    return module
 
 
 def largest_singular_value(weight: torch.Tensor) -> float:

@@ -214,5 +214,5 @@ register_preset(
     "quickstart",
     "sagan",
     "small 32x32 SAGAN that trains on built-in data on a laptop CPU in minutes",
-    resolution=32, g_width=64, d_width=64, z_dim=64, num_classes=10, g_attn_res=[16], d_attn_res=[16],
+    resolution=32, g_width=32, d_width=32, z_dim=64, num_classes=10, g_attn_res=[16], d_attn_res=[16],
 )

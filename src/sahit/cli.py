@@ -1,0 +1,131 @@
+"""The ``sahit`` command: parses arguments and calls the public API, nothing more.
+
+Errors a user can fix (bad config, missing data, wrong checkpoint) print one line and exit 2;
+no traceback. ``SAHIT_DEBUG=1`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+# Subcommand modules: each has register(subparsers). Optional ones may be absent.
+COMMAND_MODULES = ("sahit.metrics.commands", "sahit.viz.commands")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .training import Interrupted, train
+
+    try:
+        summary = train(args.preset, out=args.out, data=args.data, overrides=args.overrides)
+    except Interrupted as exc:
+        print(f"{exc}; checkpoint saved. Run the same command to resume.", file=sys.stderr)
+        return 128 + exc.signum
+    if summary["finished_before"]:
+        print(f"run {summary['run_dir']} already finished at step {summary['step']}; nothing to do "
+              f"(raise steps=N to train longer)")
+        return 0
+    minutes, seconds = divmod(summary["seconds"], 60)
+    print(
+        f"done: step {summary['step']} ({summary['steps_this_session']} this session, {int(minutes)}m{seconds:04.1f}s) | "
+        f"samples {summary['samples']} | checkpoint {summary['checkpoint']} | export {summary['export']} | "
+        f"log {summary['log']} | tensorboard --logdir {summary['tensorboard']}"
+    )
+    return 0
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from .export import load
+    from .viz.grid import save_grid
+
+    G = load(args.run, ema=not args.no_ema)
+    classes = args.classes if args.classes is None or len(args.classes) != 1 else args.classes[0]
+    if isinstance(classes, list):
+        if args.n % len(classes):
+            raise ValueError(f"--n {args.n} is not a multiple of the {len(classes)} classes given")
+        classes = [c for c in classes for _ in range(args.n // len(classes))]
+    images = G.sample(args.n, classes=classes, seed=args.seed)
+    path = save_grid(images, args.out, nrow=args.nrow)
+    print(f"wrote {len(images)} samples to {path}")
+    return 0
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:  # noqa: ARG001
+    from .models import presets
+    from .training.config import available_presets, load_preset
+
+    print("training presets (sahit train --preset NAME; YAML files under configs/):")
+    for name in available_presets():
+        values = load_preset(name)
+        print(f"  {name:24s} model={values.get('model')}  steps={values.get('steps')}  data={values.get('data')}")
+    print("\nmodel presets (also trainable with the default SAGAN recipe):")
+    for name, preset in sorted(presets().items()):
+        print(f"  {name:24s} {preset.description}")
+    return 0
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
+    parser = argparse.ArgumentParser(prog="sahit", description="Attention GANs (SAGAN, HiT): train, sample, evaluate.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+    p = sub.add_parser("train", help="train a GAN (resumes when --out already holds the run)",
+                       description="Train a GAN. The same command with the same --out resumes where the run stopped.")
+    p.add_argument("--preset", default="quickstart", help="training preset (see `sahit presets`) or a YAML file")
+    p.add_argument("--data", default=None, help="builtin | cifar10 | cifar100 | stl10 | celeba | lsun:CLASS | PATH")
+    p.add_argument("--out", default=None, help="run folder (default runs/PRESET)")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="config overrides, e.g. steps=500 batch_size=32 model.attn_res=[8]")
+    handlers["train"] = _cmd_train
+
+    p = sub.add_parser("sample", help="write a grid of samples from a trained generator")
+    p.add_argument("--run", required=True, help="run folder or export folder")
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--classes", type=int, nargs="+", default=None, help="class(es) to sample (default: balanced)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--nrow", type=int, default=8)
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
+    p.add_argument("--out", default="samples.png")
+    handlers["sample"] = _cmd_sample
+
+    p = sub.add_parser("presets", help="list training and model presets")
+    handlers["presets"] = _cmd_presets
+
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue  # optional command module not present
+            raise
+        handlers.update(module.register(sub) or {})
+    return parser, handlers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    parser, handlers = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        handler = handlers.get(args.command) or args.func  # modules may use set_defaults(func=...)
+        return handler(args)
+    except (ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
+        if os.environ.get("SAHIT_DEBUG"):
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"sahit {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"sahit {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

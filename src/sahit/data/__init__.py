@@ -1,0 +1,114 @@
+"""Data sets: the built-in shapes, folders of images and torchvision's data sets.
+
+``make_dataset(spec, resolution)`` is the one entry point: ``spec`` is ``"builtin"``, a
+torchvision name (``cifar10``, ``cifar100``, ``stl10``, ``celeba``, ``lsun:<class>``,
+``imagenet:<root>``) or a path to a folder. Every data set yields
+``(image (3, R, R) float32 in [-1, 1], label int)`` and has ``num_classes`` (0 = unlabeled).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from .builtin import CLASS_NAMES, BuiltinShapes, symmetry_error
+from .folder import DataError, ImageFolderDataset, image_transform, to_rgb
+
+TORCHVISION_SETS = ("cifar10", "cifar100", "stl10", "celeba", "lsun", "imagenet")
+DEFAULT_ROOT = Path(os.environ.get("SAHIT_DATA_ROOT", Path.home() / ".cache" / "sahit" / "data"))
+
+__all__ = [
+    "make_dataset",
+    "BuiltinShapes",
+    "ImageFolderDataset",
+    "DataError",
+    "symmetry_error",
+    "CLASS_NAMES",
+    "TORCHVISION_SETS",
+]
+
+
+class _TorchvisionAdapter(Dataset):
+    """Wraps a torchvision data set: RGB conversion, resize/crop to [-1, 1], integer labels."""
+
+    def __init__(self, base: Dataset, resolution: int, num_classes: int, classes: list[str]) -> None:
+        self.base, self.num_classes, self.classes = base, num_classes, classes
+        self.transform = image_transform(resolution)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image, label = self.base[index]
+        label = int(label[0]) if torch.is_tensor(label) and label.dim() else int(label) if label is not None else 0
+        return self.transform(to_rgb(image)), max(label, 0)
+
+
+def _torchvision_dataset(name: str, arg: str | None, resolution: int, train: bool, root: Path, download: bool):
+    import torchvision.datasets as tvd
+
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        if name == "cifar10":
+            base = tvd.CIFAR10(root, train=train, download=download)
+        elif name == "cifar100":
+            base = tvd.CIFAR100(root, train=train, download=download)
+        elif name == "stl10":
+            base = tvd.STL10(root, split="train+unlabeled" if train else "test", download=download)
+        elif name == "celeba":
+            base = tvd.CelebA(root, split="train" if train else "test", target_type=[], download=download)
+            return _TorchvisionAdapter(_NoLabel(base), resolution, 0, [])
+        elif name == "lsun":
+            base = tvd.LSUN(str(root), classes=[f"{arg or 'bedroom'}_{'train' if train else 'val'}"])
+            return _TorchvisionAdapter(base, resolution, 0, [])
+        elif name == "imagenet":
+            base = tvd.ImageNet(arg or str(root), split="train" if train else "val")
+        else:  # pragma: no cover - guarded by TORCHVISION_SETS
+            raise AssertionError(name)
+    except RuntimeError as exc:  # torchvision: "Dataset not found or corrupted. You can use download=True"
+        hint = "" if download else " (pass download=True / --download on a machine with a network)"
+        raise DataError(f"{name} is not available under {root}: {exc}{hint}") from None
+    classes = list(getattr(base, "classes", []))
+    return _TorchvisionAdapter(base, resolution, len(classes), classes)
+
+
+class _NoLabel(Dataset):
+    def __init__(self, base: Dataset) -> None:
+        self.base = base
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int):
+        image, _ = self.base[index]
+        return image, 0
+
+
+def make_dataset(
+    spec: str,
+    resolution: int,
+    train: bool = True,
+    root: str | os.PathLike | None = None,
+    download: bool = False,
+    seed: int = 0,
+    length: int = 50_000,
+    strict: bool = False,
+) -> Dataset:
+    """Build the data set named by ``spec`` at ``resolution`` (see the module docstring)."""
+    if not spec:
+        raise DataError("--data is empty: use 'builtin', a torchvision name or a folder path")
+    if spec == "builtin":
+        return BuiltinShapes(resolution, length=length, seed=seed if train else seed + 1_000_003)
+    name, _, arg = spec.partition(":")
+    if name.lower() in TORCHVISION_SETS and not Path(spec).exists():
+        return _torchvision_dataset(name.lower(), arg or None, resolution, train, Path(root or DEFAULT_ROOT), download)
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise DataError(
+            f"--data {spec!r} is neither 'builtin', a torchvision data set ({', '.join(TORCHVISION_SETS)}) "
+            "nor an existing folder"
+        )
+    return ImageFolderDataset(path, resolution, strict=strict)

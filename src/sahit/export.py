@@ -1,0 +1,69 @@
+"""Generators as safetensors weights plus a JSON config: rebuilt without the training code.
+
+Layout of an export folder::
+
+    config.json                 {"format": ..., "model": G.config, "has_ema": true}
+    generator.safetensors       the trained generator
+    generator_ema.safetensors   its exponential moving average (when trained with one)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .models.registry import build_generator_from_config
+
+FORMAT = "sahit-generator-1"
+CONFIG_NAME = "config.json"
+
+
+def save_generator(folder: str | Path, generator: nn.Module, ema: nn.Module | None = None) -> Path:
+    """Write ``generator`` (and ``ema``) with its config to ``folder``; returns the folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, net in (("generator", generator), ("generator_ema", ema)):
+        if net is None:
+            continue
+        tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+        tmp = folder / f"{name}.safetensors.tmp"
+        save_file(tensors, str(tmp), metadata={"format": FORMAT})
+        tmp.replace(folder / f"{name}.safetensors")
+    config = {"format": FORMAT, "model": generator.config, "has_ema": ema is not None}
+    (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2))
+    return folder
+
+
+def _export_folder(path: Path) -> Path:
+    if (path / CONFIG_NAME).is_file():
+        return path
+    if (path / "export" / CONFIG_NAME).is_file():
+        return path / "export"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    raise FileNotFoundError(f"{path} holds no exported generator (no {CONFIG_NAME} in it or in {path / 'export'})")
+
+
+def load(path: str | Path, ema: bool = True, device: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild a generator from a run folder or an export folder, in eval mode.
+
+    ``ema=True`` takes the EMA weights when the run has them. Only safetensors and JSON are
+    read, so loading runs no code from the files.
+    """
+    folder = _export_folder(Path(path))
+    config = json.loads((folder / CONFIG_NAME).read_text())
+    if config.get("format") != FORMAT:
+        raise ValueError(f"{folder / CONFIG_NAME} is not a sahit generator export")
+    generator = build_generator_from_config(config["model"])
+    name = "generator_ema" if ema and config.get("has_ema") else "generator"
+    state = load_file(str(folder / f"{name}.safetensors"))
+    missing, unexpected = generator.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f"{name}.safetensors does not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
+    return generator.to(device).eval()

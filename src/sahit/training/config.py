@@ -1,0 +1,225 @@
+"""Training configuration: one dataclass, YAML presets, ``key=value`` overrides.
+
+YAML is parsed with ``yaml.safe_load`` (data only; nothing in a config is ever executed).
+A preset is ``configs/<name>.yaml`` shipped with the package, a path to a YAML file, or the
+name of a model preset (trained with the default recipe below: SAGAN's).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..models.registry import model_config, suggest
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+# Keys that may differ when a run is resumed: they change how long or how chattily it runs,
+# not what it computes.
+RESUMABLE_CHANGES = {"steps", "ckpt_every", "sample_every", "log_every", "keep_ckpts", "device", "num_workers",
+                     "eval_every", "progress"}
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
+
+
+class ConfigError(ValueError):
+    """A configuration value or key is invalid; the message says which and what is allowed."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on. Defaults are SAGAN's recipe."""
+
+    model: str = "quickstart"  # a model preset or family (sahit presets)
+    model_args: dict[str, Any] = field(default_factory=dict)  # overrides of the model preset: model.X=V
+    data: str = "builtin"  # builtin | torchvision name | folder path
+    data_root: str = ""  # where torchvision data sets live ("" = ~/.cache/sahit/data)
+    download: bool = False  # let torchvision download a data set (needs a network)
+    strict_data: bool = False  # refuse bad image files instead of skipping them
+    data_length: int = 50_000  # size of the built-in data set
+    steps: int = 10_000  # generator updates
+    batch_size: int = 64  # global batch, split across processes
+    seed: int = 0
+    n_dis: int = 1  # D steps per G step
+    loss: str = "hinge"
+    lr_g: float = 1e-4
+    lr_d: float = 4e-4
+    betas_g: list[float] = field(default_factory=lambda: [0.0, 0.9])
+    betas_d: list[float] = field(default_factory=lambda: [0.0, 0.9])
+    adam_eps: float = 1e-8
+    ema_decay: float = 0.9999
+    ema_start: int = 1000  # before this step the EMA copy just follows G
+    r1_gamma: float = 0.0  # weight on mean(sum(grad_x D(x)^2)) over reals
+    bcr_weight: float = 0.0  # balanced consistency regularisation weight (DiffAugment inside bCR only)
+    bcr_policy: str = "color,translation,cutout"
+    reuse_fake: bool = True  # the G step reuses the last D step's fakes instead of running G again
+    flip: bool = True  # random horizontal flips of real images
+    precision: str = "fp32"  # fp32 | bf16 | fp16 | auto (bf16 on GPUs that support it)
+    channels_last: bool = False
+    compile: bool = False
+    sync_bn: bool = False  # synchronise G's batch-norm statistics across processes
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    num_workers: int = -1  # data-loading processes (-1: 0 on CPU, up to 8 on GPU)
+    ckpt_every: int = 1000
+    keep_ckpts: int = 3
+    sample_every: int = 500
+    sample_cols: int = 8
+    log_every: int = 50
+    eval_every: int = 0  # 0 = no metrics during training
+    eval_n: int = 5000
+    eval_features: str = ""  # inception | PATH of a domain extractor ("" = none)
+    max_bad_steps: int = 20  # consecutive non-finite steps before rolling back
+    max_rollbacks: int = 3
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _field_types() -> dict[str, Any]:
+    return {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def validate(cfg: TrainConfig) -> None:
+    positive_int = ("steps", "batch_size", "n_dis", "ckpt_every", "keep_ckpts", "sample_every", "sample_cols",
+                    "log_every", "eval_n", "max_bad_steps", "data_length")
+    for name in positive_int:
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    for name in ("lr_g", "lr_d"):
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ConfigError(f"{name} must be a positive number, got {value!r}")
+    for name in ("betas_g", "betas_d"):
+        value = getattr(cfg, name)
+        if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(0 <= b < 1 for b in value):
+            raise ConfigError(f"{name} must be two numbers in [0, 1), got {value!r}")
+    if not 0 <= cfg.ema_decay < 1:
+        raise ConfigError(f"ema_decay must be in [0, 1), got {cfg.ema_decay!r}")
+    for name in ("r1_gamma", "bcr_weight", "ema_start", "eval_every", "max_rollbacks"):
+        if getattr(cfg, name) < 0:
+            raise ConfigError(f"{name} must be >= 0, got {getattr(cfg, name)!r}")
+    if cfg.precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}")
+    if not isinstance(cfg.model_args, dict):
+        raise ConfigError(f"model_args must be a mapping, got {cfg.model_args!r}")
+    from ..losses import get_loss
+
+    try:
+        get_loss(cfg.loss)
+        model_config(cfg.model, **cfg.model_args)  # validates the model name and its options
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Check a value against the field's type; ints are accepted where floats are expected."""
+    f = _field_types()[name]
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r}")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name} must be a number, got {value!r}")
+        value = float(value)
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name} must be an integer, got {value!r}")
+    elif isinstance(default, str):
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            value = str(value)
+    elif isinstance(default, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name} must be a list, got {value!r}")
+        value = list(value)
+    elif isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name} must be a mapping, got {value!r}")
+    return value
+
+
+def config_from_dict(values: dict[str, Any]) -> TrainConfig:
+    """Build a config from plain data, rejecting unknown keys with the nearest valid one."""
+    fields = _field_types()
+    clean: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(f"unknown config key {key!r}{suggest(key, list(fields))}")
+        clean[key] = _coerce(key, value)
+    return TrainConfig(**clean)
+
+
+def available_presets() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    """The preset's values: a shipped YAML, a YAML path, or a model preset with the default recipe."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise ConfigError(f"config file {name!r} does not exist")
+        return read_yaml(path)
+    shipped = CONFIG_DIR / f"{name}.yaml"
+    if shipped.is_file():
+        return read_yaml(shipped)
+    from ..models import presets as model_presets
+
+    if name in model_presets():
+        return {"model": name}
+    choices = available_presets() + sorted(model_presets())
+    raise ConfigError(f"unknown preset {name!r}{suggest(name, choices)} (see `sahit presets`)")
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path} must hold a mapping of config keys, got {type(values).__name__}")
+    return values
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["steps=100", "model.attn_res=[8]"]`` -> ``{"steps": 100, "model_args": {"attn_res": [8]}}``."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} must look like key=value")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        if key.startswith("model."):
+            out.setdefault("model_args", {})[key[len("model."):]] = value
+        else:
+            out[key] = value
+    return out
+
+
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if key == "model_args":
+            merged["model_args"] = {**merged.get("model_args", {}), **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def differences(old: TrainConfig, new: TrainConfig) -> list[str]:
+    """Human-readable differences that matter for resuming (ignores RESUMABLE_CHANGES)."""
+    a, b = old.to_dict(), new.to_dict()
+    return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in a if k not in RESUMABLE_CHANGES and a[k] != b[k]]

@@ -1,0 +1,89 @@
+"""Multi-process training through torch.distributed (torchrun): gloo on CPU, NCCL on GPU.
+
+Gradients are averaged by hand over one flattened buffer per network (as StyleGAN3 does)
+instead of wrapping the networks in DDP: DDP cannot differentiate through
+``autograd.grad`` (R1) and re-broadcasts buffers on every forward, which breaks the
+spectral-norm and batch-norm state when D runs more than once per step.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass
+class DistContext:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls, device_type: str = "cpu") -> DistContext:
+        """Join the process group torchrun describes in the environment (or run alone)."""
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return cls()
+        if not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
+        return cls(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+    def average_gradients(self, module: nn.Module) -> None:
+        """All-reduce the mean of every gradient of ``module`` through one flat buffer."""
+        if not self.enabled:
+            return
+        params = [p for p in module.parameters() if p.grad is not None]
+        if not params:
+            return
+        flat = torch.cat([p.grad.flatten() for p in params])
+        dist.all_reduce(flat)
+        flat.div_(self.world)
+        offset = 0
+        for p in params:
+            n = p.numel()
+            p.grad.copy_(flat[offset : offset + n].view_as(p.grad))
+            offset += n
+
+    def broadcast_module(self, module: nn.Module) -> None:
+        """Make every rank start from rank 0's parameters and buffers."""
+        if not self.enabled:
+            return
+        for t in list(module.parameters()) + list(module.buffers()):
+            dist.broadcast(t.data, src=0)
+
+    def gather_objects(self, obj: Any) -> list[Any]:
+        """Every rank's ``obj``, in rank order (on every rank)."""
+        if not self.enabled:
+            return [obj]
+        out: list[Any] = [None] * self.world
+        dist.all_gather_object(out, obj)
+        return out
+
+    def all_true(self, flag: bool) -> bool:
+        """True only if ``flag`` holds on every rank (one small all-reduce)."""
+        if not self.enabled:
+            return flag
+        t = torch.tensor([0 if flag else 1], dtype=torch.int64)
+        dist.all_reduce(t)
+        return int(t.item()) == 0
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.enabled and dist.is_initialized():
+            dist.destroy_process_group()

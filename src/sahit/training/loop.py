@@ -1,0 +1,419 @@
+"""The training loop: D steps then a G step, read top to bottom.
+
+The trainer knows models only through ``build``, ``G(z, y)``, ``D(x, y)`` and the loss
+registry; everything a recipe changes (loss, TTUR, n_dis, R1, bCR, EMA) is in TrainConfig.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ..data import make_dataset
+from ..export import save_generator
+from ..losses import get_loss, r1_penalty
+from ..models import build, model_config
+from ..viz.grid import save_grid
+from .checkpoint import latest_checkpoint, list_checkpoints, save_checkpoint
+from .config import TrainConfig
+from .distributed import DistContext
+from .ema import EMA
+from .sampler import ResumableBatchSampler
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on; the message says why and what to do."""
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived; a checkpoint was saved."""
+
+    def __init__(self, signum: int, step: int) -> None:
+        super().__init__(f"stopped by {signal.Signals(signum).name} at step {step}")
+        self.signum, self.step = signum, step
+
+
+def select_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto`` picks CUDA (this process's GPU under torchrun), then MPS, then CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank % torch.cuda.device_count())
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise TrainingError(f"device {name!r} is not a valid torch device (try auto, cpu, cuda, cuda:0, mps)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("device cuda was asked for, but no CUDA GPU is available (use device=auto)")
+    return device
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    if precision == "auto":
+        precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+class Trainer:
+    """Trains G and D as ``cfg`` says, writing everything into ``run_dir``."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: str | Path) -> None:
+        self.cfg, self.run_dir = cfg, Path(run_dir)
+        device_type = "cuda" if cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available()) else "cpu"
+        self.dist = DistContext.from_env(device_type)
+        if cfg.batch_size % self.dist.world:
+            raise TrainingError(f"batch_size {cfg.batch_size} does not divide evenly over {self.dist.world} processes")
+        self.device = select_device(cfg.device, self.dist.local_rank)
+        self.amp_dtype = autocast_dtype(cfg.precision, self.device)
+        self.loss = get_loss(cfg.loss)
+
+        resolution = model_config(cfg.model, **cfg.model_args).resolution
+        self.dataset = make_dataset(
+            cfg.data, resolution, root=cfg.data_root or None, download=cfg.download,
+            seed=cfg.seed, length=cfg.data_length, strict=cfg.strict_data,
+        )
+        adapt_num_classes(cfg, getattr(self.dataset, "num_classes", 0))
+        torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+        self.G, self.D = build(cfg.model, **cfg.model_args)
+        self.G.to(self.device)
+        self.D.to(self.device)
+        if cfg.channels_last:
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        if self.device.type != "cpu":  # label range checks would sync with the host every step
+            self.G.check_inputs = self.D.check_inputs = False
+        self.ema = EMA(self.G, cfg.ema_decay, cfg.ema_start)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas_g), eps=cfg.adam_eps)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas_d), eps=cfg.adam_eps)
+        fp16 = self.amp_dtype == torch.float16
+        self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        self.G_run = torch.compile(self.G) if cfg.compile else self.G
+        self.D_run = torch.compile(self.D) if cfg.compile and cfg.r1_gamma == 0 else self.D  # R1 needs eager D
+
+        self.conditional = self.G.num_classes > 0
+        self.gen = torch.Generator().manual_seed(cfg.seed * 7919 + 1 + self.dist.rank)  # latents, labels, flips
+        self.step = 0
+        self.batches_consumed = 0
+        self.lr_scale = 1.0
+        self.rollbacks = 0
+        self.bad_steps = 0
+        self.skipped_steps = 0
+        self._signal: int | None = None
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.writer = None
+
+    # ----------------------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        rng = {"torch": torch.get_rng_state(), "gen": self.gen.get_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "config": self.cfg.to_dict(),
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": self.ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "scaler_g": self.scaler_g.state_dict(),
+            "scaler_d": self.scaler_d.state_dict(),
+            "rng": self.dist.gather_objects(rng),  # one entry per rank
+            "batches_consumed": self.batches_consumed,
+            "lr_scale": self.lr_scale,
+            "rollbacks": self.rollbacks,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        try:
+            for name, net in (("G", self.G), ("D", self.D), ("G_ema", self.ema.net)):
+                net.load_state_dict(state[name])
+        except RuntimeError as exc:
+            raise TrainingError(f"the checkpoint in {self.ckpt_dir} was made by a different architecture: "
+                                f"{_first_mismatches(str(exc))}") from None
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.scaler_g.load_state_dict(state["scaler_g"])
+        self.scaler_d.load_state_dict(state["scaler_d"])
+        rngs = state["rng"]
+        if len(rngs) != self.dist.world:
+            log.warning("checkpoint has RNG states of %d processes, this run has %d: reseeding", len(rngs), self.dist.world)
+        rng = rngs[self.dist.rank % len(rngs)]
+        torch.set_rng_state(rng["torch"])
+        self.gen.set_state(rng["gen"])
+        if "cuda" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
+        self.step = int(state["step"])
+        self.batches_consumed = int(state["batches_consumed"])
+        self.lr_scale = float(state["lr_scale"])
+        self.rollbacks = int(state["rollbacks"])
+        self._apply_lr_scale()
+
+    def _apply_lr_scale(self) -> None:
+        for opt, lr in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * self.lr_scale
+
+    def save(self) -> Path | None:
+        """Checkpoint the full state (main process only); never writes non-finite weights."""
+        state = self.state_dict()  # every rank takes part in gathering RNG states
+        if not self.dist.is_main:
+            return None
+        if not all(torch.isfinite(p).all() for p in self.G.parameters()) or not all(
+            torch.isfinite(p).all() for p in self.D.parameters()
+        ):
+            log.warning("weights are not finite at step %d: checkpoint not written", self.step)
+            return None
+        return save_checkpoint(state, self.ckpt_dir, self.step, self.cfg.keep_ckpts)
+
+    def resume(self) -> bool:
+        state = latest_checkpoint(self.ckpt_dir, map_location=self.device)
+        if state is None:
+            return False
+        self.load_state_dict(state)
+        return True
+
+    # ------------------------------------------------------------------------------ data
+    def batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """Real batches from where the run left off, flipped with the run's own generator."""
+        workers = self.cfg.num_workers if self.cfg.num_workers >= 0 else (0 if self.device.type == "cpu" else 8)
+        sampler = ResumableBatchSampler(len(self.dataset), self.cfg.batch_size, self.cfg.seed,
+                                        self.batches_consumed, self.dist.rank, self.dist.world)
+        loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=workers,
+                            pin_memory=self.device.type == "cuda", persistent_workers=workers > 0)
+        for x, y in loader:
+            self.batches_consumed += 1
+            if self.cfg.flip:
+                flip = torch.rand(x.shape[0], generator=self.gen) < 0.5
+                x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+            x = x.to(self.device, non_blocking=True)
+            if self.cfg.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            yield x, (y.to(self.device, non_blocking=True) if self.conditional else None)
+
+    def latents(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        z = torch.randn(n, self.G.z_dim, generator=self.gen).to(self.device, non_blocking=True)
+        y = torch.randint(0, self.G.num_classes, (n,), generator=self.gen).to(self.device) if self.conditional else None
+        return z, y
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    # ------------------------------------------------------------------------------ step
+    def d_loss(self, real: torch.Tensor, y_real, fake: torch.Tensor, y_fake) -> tuple[torch.Tensor, dict]:
+        """D's loss on one concatenated real+fake pass, plus R1 and bCR when enabled."""
+        cfg, b = self.cfg, real.shape[0]
+        if cfg.r1_gamma > 0:
+            real = real.detach().requires_grad_(True)
+        both = torch.cat([real, fake])
+        labels = torch.cat([y_real, y_fake]) if self.conditional else None
+        with self.autocast():
+            logits = self.D_run(both, labels).float()
+        real_logits, fake_logits = logits[:b], logits[b:]
+        loss = self.loss.d_loss(real_logits, fake_logits)
+        if cfg.r1_gamma > 0:
+            loss = loss + cfg.r1_gamma * r1_penalty(real_logits, real)
+        if cfg.bcr_weight > 0:
+            from ..augment import diff_augment
+
+            with self.autocast():
+                aug_logits = self.D_run(diff_augment(both.detach(), cfg.bcr_policy), labels).float()
+            sq = (aug_logits - logits).square()
+            loss = loss + cfg.bcr_weight * (sq[:b].mean() + sq[b:].mean())
+        return loss, {"d_real": real_logits.detach().mean(), "d_fake": fake_logits.detach().mean()}
+
+    def _update(self, loss: torch.Tensor, net: torch.nn.Module, opt: torch.optim.Optimizer,
+                scaler: torch.amp.GradScaler) -> bool:
+        """Backward, average over processes, step. Returns False (and skips) if anything is non-finite."""
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        self.dist.average_gradients(net)
+        if scaler.is_enabled():  # fp16: the scaler skips non-finite steps itself
+            scaler.step(opt)
+            scaler.update()
+            return bool(torch.isfinite(loss))
+        grads = [p.grad for p in net.parameters() if p.grad is not None]
+        norms = torch.stack(torch._foreach_norm(grads)) if grads else torch.zeros(1)
+        finite = self.dist.all_true(bool(torch.isfinite(loss) & torch.isfinite(norms).all()))
+        if finite:
+            opt.step()
+        return finite
+
+    def train_step(self, real_batches: Iterator) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        ok = True
+        for i in range(cfg.n_dis):
+            real, y_real = next(real_batches)
+            keep_graph = cfg.reuse_fake and i == cfg.n_dis - 1
+            z, y_fake = self.latents(real.shape[0])
+            with torch.set_grad_enabled(keep_graph), self.autocast():
+                fake = self.G_run(z, y_fake)
+            loss_d, stats = self.d_loss(real, y_real, fake.detach(), y_fake)
+            ok &= self._update(loss_d, self.D, self.opt_d, self.scaler_d)
+        if not cfg.reuse_fake:
+            z, y_fake = self.latents(real.shape[0])
+            with self.autocast():
+                fake = self.G_run(z, y_fake)
+        self.D.requires_grad_(False)
+        with self.autocast():
+            loss_g = self.loss.g_loss(self.D_run(fake, y_fake).float())
+        ok &= self._update(loss_g, self.G, self.opt_g, self.scaler_g)
+        self.D.requires_grad_(True)
+        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), **stats, "ok": ok}
+
+    # ------------------------------------------------------------------------------- run
+    def fixed_latents(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The grid's noise: one row per class (8 rows when unconditional), same every time."""
+        rows = self.G.num_classes if self.conditional else 8
+        n = rows * self.cfg.sample_cols
+        z = torch.randn(n, self.G.z_dim, generator=torch.Generator().manual_seed(self.cfg.seed + 12345))
+        y = torch.arange(rows).repeat_interleave(self.cfg.sample_cols) if self.conditional else None
+        return z, y
+
+    @torch.no_grad()
+    def write_samples(self, name: str) -> Path:
+        z, y = self.fixed_latents()
+        G = self.ema.net
+        images = torch.cat([
+            G(z[i : i + 256].to(self.device), None if y is None else y[i : i + 256].to(self.device))
+            for i in range(0, len(z), 256)
+        ])
+        path = save_grid(images, self.run_dir / "samples" / f"{name}.png", nrow=self.cfg.sample_cols)
+        if self.writer is not None:
+            import torchvision
+
+            grid = torchvision.utils.make_grid(images.float().cpu() * 0.5 + 0.5, nrow=self.cfg.sample_cols)
+            self.writer.add_image("samples", grid.clamp(0, 1), self.step)
+        return path
+
+    def _handle_signal(self, signum: int, frame: Any) -> None:  # noqa: ARG002
+        if self._signal is not None:  # second signal: give up waiting for the step to end
+            raise KeyboardInterrupt
+        self._signal = signum
+
+    def _rollback_or_stop(self) -> None:
+        if self.rollbacks >= self.cfg.max_rollbacks or not list_checkpoints(self.ckpt_dir):
+            raise TrainingError(
+                f"training diverged: {self.bad_steps} consecutive steps with non-finite losses or gradients "
+                f"at step {self.step} and {self.rollbacks} rollbacks already; lower lr_g/lr_d or try precision=fp32"
+            )
+        state = latest_checkpoint(self.ckpt_dir, map_location=self.device)
+        if state is None:
+            raise TrainingError(f"training diverged at step {self.step} and no checkpoint could be loaded")
+        self.load_state_dict(state)
+        self.rollbacks += 1
+        self.lr_scale *= 0.5
+        self._apply_lr_scale()
+        self.bad_steps = 0
+        log.warning("non-finite training: rolled back to step %d with learning rates x%.3g", self.step, self.lr_scale)
+
+    def fit(self) -> dict[str, Any]:
+        """Train to ``cfg.steps`` (resuming from the run folder), write samples, checkpoints and the export."""
+        cfg, main = self.cfg, self.dist.is_main
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        resumed = self.resume()
+        if main:
+            (self.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        if self.step >= cfg.steps:
+            return {"finished_before": True, "step": self.step, "run_dir": str(self.run_dir)}
+        if main:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.run_dir / "tb"))
+        previous = {s: signal.signal(s, self._handle_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        log_file = open(self.run_dir / "log.jsonl", "a") if main else None
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not (main and cfg.progress), unit="it",
+                   dynamic_ncols=True, desc="train")
+        start_step, t0, t_log, step_log = self.step, time.perf_counter(), time.perf_counter(), self.step
+        real_batches = self.batches()
+        try:
+            while self.step < cfg.steps:
+                stats = self.train_step(real_batches)
+                if stats.pop("ok"):
+                    self.step += 1
+                    self.bad_steps = 0
+                    self.ema.update(self.G, self.step)
+                    bar.update(1)
+                else:
+                    self.bad_steps += 1
+                    self.skipped_steps += 1
+                    if self.bad_steps >= cfg.max_bad_steps:
+                        self._rollback_or_stop()
+                        real_batches = self.batches()
+                        bar.n = self.step
+                    continue
+                if main and (self.step % cfg.log_every == 0 or self.step == cfg.steps):
+                    now = time.perf_counter()
+                    rate = (self.step - step_log) / max(now - t_log, 1e-9)
+                    t_log, step_log = now, self.step
+                    record = {"step": self.step, "time": round(now - t0, 3), **{k: float(v) for k, v in stats.items()},
+                              "lr_g": self.opt_g.param_groups[0]["lr"], "lr_d": self.opt_d.param_groups[0]["lr"],
+                              "it_per_s": rate, "img_per_s": rate * cfg.batch_size,
+                              "skipped_steps": self.skipped_steps}
+                    log_file.write(json.dumps(record) + "\n")
+                    log_file.flush()
+                    for k, v in record.items():
+                        if k != "step":
+                            self.writer.add_scalar(f"train/{k}", v, self.step)
+                    bar.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}")
+                if main and self.step % cfg.sample_every == 0:
+                    self.write_samples(f"step-{self.step:08d}")
+                if self.step % cfg.ckpt_every == 0:
+                    self.save()
+                if self._signal is not None:
+                    signum = self._signal
+                    self.save()
+                    raise Interrupted(signum, self.step)
+        finally:
+            bar.close()
+            if log_file is not None:
+                log_file.close()
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        if self.step % cfg.ckpt_every:
+            self.save()
+        summary: dict[str, Any] = {"finished_before": False, "resumed": resumed, "step": self.step,
+                                   "steps_this_session": self.step - start_step,
+                                   "seconds": round(time.perf_counter() - t0, 2), "run_dir": str(self.run_dir)}
+        if main:
+            summary["samples"] = str(self.write_samples("final"))
+            summary["export"] = str(save_generator(self.run_dir / "export", self.G, self.ema.net))
+            summary["checkpoint"] = str(list_checkpoints(self.ckpt_dir)[-1][1]) if list_checkpoints(self.ckpt_dir) else ""
+            summary["log"] = str(self.run_dir / "log.jsonl")
+            summary["tensorboard"] = str(self.run_dir / "tb")
+            (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+            self.writer.close()
+        self.dist.barrier()
+        return summary
+
+
+def _first_mismatches(message: str) -> str:
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    detail = [ln for ln in lines if "size mismatch" in ln or "Missing key" in ln or "Unexpected key" in ln]
+    text = "; ".join(detail[:3]) if detail else (lines[0] if lines else message)
+    return text[:600] + (" ..." if len(text) > 600 else "")
+
+
+def adapt_num_classes(cfg: TrainConfig, data_classes: int) -> None:
+    """Match the model's classes to the data's unless the user set ``model.num_classes`` themselves."""
+    if "num_classes" not in cfg.model_args and model_config(cfg.model).num_classes != data_classes:
+        cfg.model_args["num_classes"] = data_classes
+    model_classes = model_config(cfg.model, **cfg.model_args).num_classes
+    if 0 < model_classes < data_classes:
+        raise TrainingError(f"the data has {data_classes} classes but model.num_classes={model_classes}")

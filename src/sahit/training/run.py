@@ -1,0 +1,53 @@
+"""From a preset, data and overrides to a run folder: start a new run or resume one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .config import (
+    RESUMABLE_CHANGES,
+    ConfigError,
+    TrainConfig,
+    config_from_dict,
+    differences,
+    load_preset,
+    merge,
+    parse_overrides,
+    read_yaml,
+)
+from .loop import Trainer
+
+
+def prepare_run(preset: str, out: str | Path | None = None, data: str | None = None,
+                overrides: list[str] | dict[str, Any] | None = None) -> tuple[TrainConfig, Path]:
+    """Resolve the config of ``preset`` + ``data`` + ``overrides``; check it against a run already in ``out``."""
+    values = load_preset(preset)
+    if data is not None:
+        values["data"] = data
+    extra = parse_overrides(overrides) if isinstance(overrides, list) else dict(overrides or {})
+    cfg = config_from_dict(merge(values, extra))
+    run_dir = Path(out) if out else Path("runs") / Path(preset).stem
+    stored_path = run_dir / "config.yaml"
+    if stored_path.is_file():
+        stored = config_from_dict(read_yaml(stored_path))
+        if "num_classes" not in cfg.model_args and "num_classes" in stored.model_args:
+            cfg.model_args["num_classes"] = stored.model_args["num_classes"]  # adapted to the data last time
+        changed = differences(stored, cfg)
+        if changed:
+            raise ConfigError(
+                f"{run_dir} holds a run with other settings ({'; '.join(changed[:4])}); "
+                "resume it with the same settings or choose a new --out"
+            )
+        resumable = {k: getattr(cfg, k) for k in RESUMABLE_CHANGES}
+        cfg = config_from_dict({**stored.to_dict(), **resumable})
+    elif run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"--out {run_dir} exists and is not a folder")
+    return cfg, run_dir
+
+
+def train(preset: str, out: str | Path | None = None, data: str | None = None,
+          overrides: list[str] | dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train (or resume) a run; returns the summary dict of ``Trainer.fit``."""
+    cfg, run_dir = prepare_run(preset, out, data, overrides)
+    return Trainer(cfg, run_dir).fit()

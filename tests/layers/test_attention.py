@@ -41,7 +41,7 @@ SHAPES = [(1, 16, 4, 4), (2, 32, 8, 8), (3, 64, 8, 6), (2, 16, 16, 16)]
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("pool_kv", [True, False])
-@pytest.mark.parametrize("value_ratio", [0.5, 1.0])
+@pytest.mark.parametrize("value_ratio", [0.5, 1.0, 0.0625])
 def test_fast_explicit_and_reference_agree(shape, pool_kv, value_ratio):
     torch.manual_seed(0)
     layer = SelfAttention2d(shape[1], pool_kv=pool_kv, value_ratio=value_ratio).eval()

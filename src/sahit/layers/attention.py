@@ -92,10 +92,28 @@ class SelfAttention2d(nn.Module):
             o = attn @ v  # (B, N, Cv)
         else:
             attn = None
-            o = F.scaled_dot_product_attention(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), scale=1.0).squeeze(1)
+            o = _sdpa_unscaled(q, k, v)
         o = o.transpose(1, 2).reshape(b, self.value_channels, height, width)
         y = self.gamma * self.v(o) + x
         return (y, attn) if return_attention else y
+
+
+def _sdpa_unscaled(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T) v through the fused kernel: (B, N, Ck), (B, M, Ck), (B, M, Cv) -> (B, N, Cv).
+
+    Fused (flash) kernels need one head size for queries, keys and values; SAGAN's are C/8 and
+    C/2. Zero-padding queries and keys to the value size leaves every logit q.k unchanged.
+    """
+    value_channels = v.shape[-1]
+    pad = value_channels - q.shape[-1]
+    if pad > 0:
+        q, k = F.pad(q, (0, pad)), F.pad(k, (0, pad))
+    elif pad < 0:
+        v = F.pad(v, (0, -pad))  # extra zero value channels, sliced off below
+    # Fused kernels also need unit stride in the channel dimension.
+    q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
+    o = F.scaled_dot_product_attention(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), scale=1.0)  # (B, 1, N, C)
+    return o.squeeze(1)[..., :value_channels]
 
 
 def _ratio_channels(channels: int, ratio: float, name: str) -> int:

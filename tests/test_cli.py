@@ -1,0 +1,62 @@
+"""The `sahit` command: one clear line of error, non-zero exit, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from sahit.cli import main
+
+TINY = ["model.g_width=16", "model.d_width=16", "model.z_dim=16", "batch_size=8", "progress=false"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--preset", "nope"], "unknown preset 'nope'"),
+        (["train", "--data", "/does/not/exist"], "nor an existing folder"),
+        (["train", "lr_d=-0.1"], "lr_d must be a positive number"),
+        (["train", "batch_size=-4"], "batch_size must be a positive integer"),
+        (["train", "stepz=5"], "did you mean 'steps'"),
+        (["train", "model.attn_res=[12]"], "attention at 12x12"),
+        (["sample", "--run", "/does/not/exist"], "does not exist"),
+    ],
+)
+def test_errors_are_one_line(args, message, capsys, tmp_path):
+    code = main([*args, "--out", str(tmp_path / "r")] if args[0] == "train" else args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    if args[0] == "train":
+        assert not (tmp_path / "r" / "config.yaml").exists()  # nothing written
+
+
+def test_empty_folder_error_in_a_subprocess(tmp_path):
+    (tmp_path / "empty").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "sahit", "train", "--data", str(tmp_path / "empty"),
+                           "--out", str(tmp_path / "r")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "no images found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_train_sample_and_finished_run(tmp_path, capsys):
+    out = str(tmp_path / "r")
+    assert main(["train", "--out", out, "steps=2", *TINY]) == 0
+    assert "done: step 2" in capsys.readouterr().out
+    assert main(["train", "--out", out, "steps=2", *TINY]) == 0
+    assert "already finished at step 2" in capsys.readouterr().out
+    png = tmp_path / "s.png"
+    assert main(["sample", "--run", out, "--n", "20", "--classes", "1", "2", "--out", str(png)]) == 0
+    assert png.is_file()
+
+
+def test_presets_and_help(capsys):
+    assert main(["presets"]) == 0
+    text = capsys.readouterr().out
+    assert "quickstart" in text and "sagan-cifar10" in text
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--help"])
+    assert exc.value.code == 0

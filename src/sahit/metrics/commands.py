@@ -1,0 +1,214 @@
+"""Command-line subcommands of ``sahit``: ``features fit``, ``stats`` and ``eval``.
+
+They parse arguments and call the public API of :mod:`sahit.metrics`; errors are raised as
+``ValueError`` / ``FileNotFoundError`` for ``sahit.cli`` to print.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .evaluate import DEFAULT_METRICS, METRICS, MetricResult
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
+    """Add ``features``, ``stats`` and ``eval`` to the ``sahit`` parser; returns their handlers."""
+    p = subparsers.add_parser("features", help="feature extractors for the metrics (fit a domain extractor)")
+    sub = p.add_subparsers(dest="features_command", metavar="ACTION", required=True)
+    fit = sub.add_parser(
+        "fit",
+        help="train a small classifier on labelled data whose features replace Inception's",
+        description="Train a domain feature extractor on a labelled data set; save it as config.json + "
+        "model.safetensors in --out. Use the folder as --features PATH.",
+    )
+    fit.add_argument("--data", required=True, help="builtin | torchvision name | folder of class folders")
+    fit.add_argument("--out", required=True, help="folder to write the extractor to")
+    fit.add_argument("--steps", type=int, default=200, help="training steps (default 200: under a minute at 32 px)")
+    fit.add_argument("--resolution", type=int, default=32, help="image size the extractor works at (default 32)")
+    fit.add_argument("--batch-size", type=int, default=32)
+    fit.add_argument("--width", type=int, default=16, help="channels of the first layer (default 16)")
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
+    fit.set_defaults(func=run_features_fit)
+
+    p = subparsers.add_parser(
+        "stats",
+        help="compute reference statistics of a data set (.npz)",
+        description="Extract features of real images once and save mean, covariance, features and labels "
+        "to an .npz for `sahit eval --ref`.",
+    )
+    p.add_argument("--data", required=True, help="builtin | torchvision name | folder")
+    p.add_argument("--out", required=True, help="output .npz file")
+    _add_extractor_args(p)
+    p.add_argument("--n", type=int, default=None, help="random subset of this many images (default: all)")
+    p.add_argument("--resolution", type=int, default=None,
+                   help="image size (default: the domain extractor's; required with inception)")
+    p.add_argument("--split", choices=("train", "test"), default="train")
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--no-features", action="store_true",
+                   help="keep only mean and covariance (FID only; KID, pr, ifid need the features)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run_stats)
+
+    p = subparsers.add_parser(
+        "eval",
+        help="evaluate a trained generator: FID, IS, KID, precision/recall, intra-FID",
+        description="Sample a run's EMA generator (balanced over classes), extract features and compare them "
+        "with reference statistics. Writes JSON and prints a table.",
+    )
+    p.add_argument("--run", required=True, help="run folder or export folder")
+    p.add_argument("--metrics", default=None,
+                   help=f"comma-separated, from {','.join(METRICS)} (default {','.join(DEFAULT_METRICS)}; "
+                   "ifid is skipped for unconditional generators)")
+    p.add_argument("--n", type=int, default=50_000, help="generated samples (default 50000)")
+    _add_extractor_args(p)
+    p.add_argument("--ref", default=None, help="reference .npz from `sahit stats` (default: the run's data, cached)")
+    p.add_argument("--data", default=None, help="reference data set when --ref is not given (default: the run's)")
+    p.add_argument("--ref-n", type=int, default=50_000, help="reference images when computed here (default 50000)")
+    p.add_argument("--out", default=None, help="JSON file to write (default RUN/metrics.json)")
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-ema", action="store_true", help="evaluate the raw generator instead of its EMA")
+    p.set_defaults(func=run_eval)
+    return {"stats": run_stats, "eval": run_eval}
+
+
+def _add_extractor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--features", default="inception", help="inception | PATH of a domain extractor (default inception)")
+    p.add_argument("--inception-weights", default=None, help="Inception weights file (else $SAHIT_INCEPTION_WEIGHTS, "
+                   "then torch hub's checkpoints folder)")
+    p.add_argument("--download", action="store_true",
+                   help="download the Inception weights if missing (needs a network)")
+    p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
+
+
+def _device(args: argparse.Namespace) -> str:
+    return args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _extractor(args: argparse.Namespace) -> Any:
+    from .extractor import load_extractor
+
+    return load_extractor(args.features, device=_device(args), weights=args.inception_weights,
+                          allow_download=args.download)
+
+
+def run_features_fit(args: argparse.Namespace) -> int:
+    from ..data import make_dataset
+    from .domain import fit_domain_extractor, save_domain_extractor
+
+    dataset = make_dataset(args.data, args.resolution, train=True)
+    num_classes = int(getattr(dataset, "num_classes", 0))
+    if num_classes < 2:
+        raise ValueError(f"--data {args.data!r} has no class labels; a domain extractor is trained as a classifier")
+    extractor = fit_domain_extractor(
+        dataset, num_classes, args.resolution, steps=args.steps, batch_size=args.batch_size, width=args.width,
+        seed=args.seed, device=_device(args), data_name=args.data,
+    )
+    folder = save_domain_extractor(extractor.cpu(), args.out)
+    info = extractor.info
+    print(f"wrote {folder} ({extractor.feature_dim}-d features, {num_classes} classes, train accuracy "
+          f"{info['train_accuracy']:.3f}, {info['seconds']}s); use it with --features {folder}")
+    return 0
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from ..data import make_dataset
+    from .evaluate import compute_reference_stats
+    from .stats import save_stats
+
+    extractor = _extractor(args)
+    resolution = args.resolution or getattr(getattr(extractor, "config", None), "resolution", None)
+    if resolution is None:
+        raise ValueError("pass --resolution (the size of the images you will compare, e.g. 32)")
+    dataset = make_dataset(args.data, resolution, train=args.split == "train")
+    stats = compute_reference_stats(
+        dataset, extractor, n=args.n, batch_size=args.batch_size, keep_features=not args.no_features,
+        data_name=args.data, split=args.split, seed=args.seed, device=_device(args),
+    )
+    path = save_stats(stats, args.out)
+    print(f"wrote {path}: {stats.n} images of {args.data} ({args.split}, {resolution}px), "
+          f"{extractor.name} features ({extractor.feature_dim}-d, weights {extractor.weights_hash[:12]})")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    import sahit
+
+    from .evaluate import cached_reference_stats, check_metrics, evaluate_generator
+    from .stats import load_stats
+
+    G = sahit.load(args.run, ema=not args.no_ema, device=_device(args))
+    if args.metrics is None:
+        metrics = [m for m in DEFAULT_METRICS if m != "ifid" or G.num_classes]
+    else:
+        metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    metrics = list(check_metrics(metrics))
+    extractor = _extractor(args)
+    if args.ref is not None:
+        reference = load_stats(args.ref)
+    else:
+        data = args.data or _run_data(Path(args.run))
+        reference = cached_reference_stats(data, G.resolution, extractor, n=args.ref_n, device=_device(args))
+    results = evaluate_generator(
+        G, reference, extractor, metrics, n=args.n, batch_size=args.batch_size, seed=args.seed, device=_device(args)
+    )
+    out = Path(args.out) if args.out else _run_folder(Path(args.run)) / "metrics.json"
+    payload = {
+        "run": str(args.run),
+        "ema": not args.no_ema,
+        "seed": args.seed,
+        "reference_meta": reference.meta,
+        "results": {name: r.to_dict() for name, r in results.items()},
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(payload, indent=2) + "\n")
+    print(format_table(results))
+    print(f"wrote {out}")
+    return 0
+
+
+def _run_folder(path: Path) -> Path:
+    return path.parent if path.name == "export" else path
+
+
+def _run_data(run: Path) -> str:
+    """The data set a run was trained on (``data`` in its config.yaml)."""
+    import yaml
+
+    config = _run_folder(run) / "config.yaml"
+    if not config.is_file():
+        raise ValueError(f"{run} has no config.yaml naming its data set: pass --ref ref.npz or --data SPEC")
+    data = (yaml.safe_load(config.read_text()) or {}).get("data")
+    if not data:
+        raise ValueError(f"{config} names no data set: pass --ref ref.npz or --data SPEC")
+    return str(data)
+
+
+def format_table(results: dict[str, MetricResult]) -> str:
+    """A plain-text table: metric, value, std, samples, reference, extractor."""
+    rows = [("metric", "value", "std", "n", "n_ref", "reference", "extractor")]
+    for name, r in results.items():
+        rows.append((
+            name, f"{r.value:.6g}", "" if r.std is None else f"{r.std:.3g}", str(r.n_samples),
+            "" if r.n_reference is None else str(r.n_reference), r.reference,
+            f"{r.extractor} ({r.weights_hash[:12]})",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+
+if __name__ == "__main__":  # pragma: no cover - for quick manual runs: python -m sahit.metrics.commands
+    parser = argparse.ArgumentParser(prog="sahit-metrics")
+    register(parser.add_subparsers(dest="command", required=True))
+    parsed = parser.parse_args()
+    sys.exit(parsed.func(parsed))

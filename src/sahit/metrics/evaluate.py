@@ -1,0 +1,343 @@
+"""From images to numbers: feature extraction, reference statistics, and whole-generator evaluation.
+
+``compute_reference_stats`` runs once per (data set, split, resolution, extractor) and is saved
+with ``save_stats``; ``evaluate_generator`` samples a generator (balanced over classes), extracts
+features and returns one :class:`MetricResult` per number, each carrying its provenance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+from tqdm.auto import tqdm
+
+from .extractor import FeatureExtractor, load_extractor
+from .fid import fid_from_features, frechet_distance, per_class_fid
+from .inception_score import inception_score
+from .kid import kernel_inception_distance
+from .prdc import density_coverage, precision_recall
+from .stats import FeatureStats, ReferenceStats, load_stats, save_stats
+
+METRICS = ("fid", "is", "kid", "pr", "dc", "ifid")
+DEFAULT_METRICS = ("fid", "is", "kid", "pr", "ifid")
+NEEDS_FEATURES = {"kid", "pr", "dc", "ifid"}  # metrics that need every feature vector, not only mu / sigma
+
+
+def default_cache_dir() -> Path:
+    """Where cached reference statistics live: ``$SAHIT_CACHE/stats`` or ``~/.cache/sahit/stats``."""
+    return Path(os.environ.get("SAHIT_CACHE", Path.home() / ".cache" / "sahit")) / "stats"
+
+
+@dataclass
+class MetricResult:
+    """One number and where it comes from."""
+
+    metric: str  # "fid", "is", "kid", "precision", "recall", "density", "coverage", "ifid"
+    value: float
+    std: float | None  # spread over splits / subsets where the metric has one
+    n_samples: int  # generated (or evaluated) samples
+    n_reference: int | None  # reference samples (None for IS, which has no reference)
+    reference: str  # reference set name (data spec, split, resolution)
+    extractor: str
+    weights_hash: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class FeatureSet:
+    """Features of one image set: streaming mean / covariance, and optionally every vector."""
+
+    stats: FeatureStats
+    features: np.ndarray | None  # (N, D) float32
+    logits: np.ndarray | None  # (N, K) float32
+    labels: np.ndarray | None  # (N,) int64
+
+    @property
+    def n(self) -> int:
+        return self.stats.n
+
+
+def extract_features(
+    batches: Iterable[tuple[torch.Tensor, Any]],
+    extractor: FeatureExtractor,
+    *,
+    keep_features: bool = True,
+    keep_logits: bool = False,
+    total: int | None = None,
+    progress: bool = True,
+    desc: str = "features",
+) -> FeatureSet:
+    """Run ``extractor`` over ``(images, labels or None)`` batches (images uint8 or float in [-1, 1])."""
+    stats = FeatureStats(extractor.feature_dim)
+    features, logits, labels = [], [], []
+    has_labels = True
+    for images, y in tqdm(batches, total=total, desc=desc, unit="batch", disable=not progress, leave=False):
+        f, logit = extractor(images)
+        stats.update(f.double())
+        if keep_features:
+            features.append(f.cpu().numpy())
+        if keep_logits:
+            logits.append(logit.cpu().numpy())
+        if y is None:
+            has_labels = False
+        elif has_labels:
+            labels.append(torch.as_tensor(y).cpu().numpy().astype(np.int64))
+    if stats.n == 0:
+        raise ValueError("no images to extract features from")
+    return FeatureSet(
+        stats=stats,
+        features=np.concatenate(features) if keep_features else None,
+        logits=np.concatenate(logits) if keep_logits else None,
+        labels=np.concatenate(labels) if has_labels and labels else None,
+    )
+
+
+def compute_reference_stats(
+    dataset: Dataset,
+    extractor: str | Path | FeatureExtractor,
+    *,
+    n: int | None = None,
+    batch_size: int = 100,
+    keep_features: bool = True,
+    data_name: str = "",
+    split: str = "train",
+    seed: int = 0,
+    num_workers: int = 0,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> ReferenceStats:
+    """Statistics of a real data set of ``(image (3, R, R) in [-1, 1], label)`` pairs.
+
+    ``n``: use a seeded random subset of that size (default: the whole data set).
+    ``keep_features``: also store every feature vector and label (needed for KID,
+    precision/recall, density/coverage and intra-FID; 8 KiB per image for Inception).
+    """
+    extractor = load_extractor(extractor, device=device or "cpu")
+    size = len(dataset)  # type: ignore[arg-type]
+    if n is not None:
+        if not isinstance(n, int) or n < 2:
+            raise ValueError(f"n must be an integer >= 2, got {n!r}")
+        if n > size:
+            raise ValueError(f"asked for {n} reference images but the data set has {size}")
+        if n < size:
+            picked = torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n].sort().values
+            dataset = Subset(dataset, picked.tolist())
+    count = len(dataset)  # type: ignore[arg-type]
+    num_classes = getattr(getattr(dataset, "dataset", dataset), "num_classes", None)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    labelled = num_classes != 0
+    batches = ((images, labels if labelled else None) for images, labels in loader)
+    fs = extract_features(
+        batches, extractor, keep_features=keep_features, total=len(loader), progress=progress, desc="reference"
+    )
+    resolution = int(dataset[0][0].shape[-1])
+    meta = {
+        "data": data_name,
+        "split": split,
+        "resolution": resolution,
+        "n": count,
+        "num_classes": num_classes,
+        "seed": seed,
+        **extractor.metadata(),
+    }
+    return ReferenceStats(
+        mu=fs.stats.mean,
+        sigma=fs.stats.covariance,
+        n=fs.n,
+        features=fs.features,
+        labels=fs.labels if keep_features else None,
+        meta=meta,
+    )
+
+
+def cached_reference_stats(
+    data: str,
+    resolution: int,
+    extractor: str | Path | FeatureExtractor,
+    *,
+    n: int | None = None,
+    train: bool = True,
+    cache_dir: str | Path | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    **kwargs: Any,
+) -> ReferenceStats:
+    """Reference statistics of ``sahit.data.make_dataset(data, resolution, train)``, computed once.
+
+    Cached under ``cache_dir`` (default ``$SAHIT_CACHE/stats`` or ``~/.cache/sahit/stats``) in a
+    file named after data, split, resolution, extractor, weights hash and ``n`` (``None`` or
+    at least the data set's size: all of it).
+    """
+    from ..data import make_dataset
+
+    extractor = load_extractor(extractor, device=device or "cpu")
+    dataset = make_dataset(data, resolution, train=train)
+    if n is not None and n >= len(dataset):  # type: ignore[arg-type]
+        n = None  # the whole data set
+    split = "train" if train else "test"
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", data).strip("_")
+    name = f"{safe}-{split}-{resolution}px-{extractor.name}-{extractor.weights_hash[:12]}-n{n or 'all'}.npz"
+    path = Path(cache_dir or default_cache_dir()) / name
+    if path.is_file():
+        return load_stats(path)
+    stats = compute_reference_stats(
+        dataset, extractor, n=n, data_name=data, split=split, progress=progress, **kwargs
+    )
+    save_stats(stats, path)
+    return stats
+
+
+def check_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
+    """Validate metric names (``fid``, ``is``, ``kid``, ``pr``, ``dc``, ``ifid``)."""
+    metrics = tuple(metrics)
+    for m in metrics:
+        if m not in METRICS:
+            raise ValueError(f"unknown metric {m!r}: choose from {', '.join(METRICS)}")
+    if not metrics:
+        raise ValueError(f"no metrics requested: choose from {', '.join(METRICS)}")
+    return metrics
+
+
+def reference_name(reference: ReferenceStats) -> str:
+    meta = reference.meta
+    return f"{meta.get('data') or '?'}:{meta.get('split', '?')}@{meta.get('resolution', '?')}px"
+
+
+def evaluate_features(
+    reference: ReferenceStats,
+    fake: FeatureSet,
+    extractor: FeatureExtractor,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    *,
+    is_splits: int = 10,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    seed: int = 0,
+) -> dict[str, MetricResult]:
+    """Compute ``metrics`` for extracted generated features against reference statistics."""
+    metrics = check_metrics(metrics)
+    ref_hash = reference.meta.get("weights_hash")
+    if ref_hash != extractor.weights_hash:
+        raise ValueError(
+            f"the reference statistics were computed with extractor {reference.meta.get('extractor')!r} "
+            f"(weights {str(ref_hash)[:12]}...), not with {extractor.name!r} "
+            f"(weights {extractor.weights_hash[:12]}...): "
+            "recompute them with the same extractor"
+        )
+    if NEEDS_FEATURES & set(metrics) and reference.features is None:
+        raise ValueError(
+            f"{', '.join(sorted(NEEDS_FEATURES & set(metrics)))} need the reference's feature vectors, "
+            "which these statistics do not keep: recompute them with keep_features=True"
+        )
+    common = dict(
+        n_samples=fake.n,
+        reference=reference_name(reference),
+        extractor=extractor.name,
+        weights_hash=extractor.weights_hash,
+    )
+    results: dict[str, MetricResult] = {}
+    if "fid" in metrics:
+        if reference.features is not None and fake.features is not None and max(reference.n, fake.n) <= fake.stats.dim:
+            value = fid_from_features(reference.features, fake.features)  # few samples: exact low-rank route
+        else:
+            value = frechet_distance(reference.mu, reference.sigma, fake.stats.mean, fake.stats.covariance)
+        results["fid"] = MetricResult("fid", value, None, n_reference=reference.n, **common)
+    if "is" in metrics:
+        if fake.logits is None:
+            raise ValueError("the Inception Score needs the generated logits: extract with keep_logits=True")
+        mean, std = inception_score(fake.logits, splits=is_splits, from_logits=True)
+        results["is"] = MetricResult("is", mean, std, n_reference=None, details={"splits": is_splits}, **common)
+    if "kid" in metrics:
+        mean, std = kernel_inception_distance(
+            reference.features, fake.features, subsets=kid_subsets, subset_size=kid_subset_size, seed=seed
+        )
+        details = {"subsets": kid_subsets, "subset_size": min(kid_subset_size, reference.n, fake.n)}
+        results["kid"] = MetricResult("kid", mean, std, n_reference=reference.n, details=details, **common)
+    if "pr" in metrics:
+        precision, recall = precision_recall(reference.features, fake.features, k=3)
+        for name, value in (("precision", precision), ("recall", recall)):
+            results[name] = MetricResult(name, value, None, n_reference=reference.n, details={"k": 3}, **common)
+    if "dc" in metrics:
+        density, coverage = density_coverage(reference.features, fake.features, k=5)
+        for name, value in (("density", density), ("coverage", coverage)):
+            results[name] = MetricResult(name, value, None, n_reference=reference.n, details={"k": 5}, **common)
+    if "ifid" in metrics:
+        if reference.labels is None or fake.labels is None:
+            raise ValueError(
+                "intra-FID needs class labels on both sides: a labelled reference and a conditional generator"
+            )
+        per_class = per_class_fid(reference.features, reference.labels, fake.features, fake.labels)
+        value = float(np.mean(list(per_class.values())))
+        details = {"per_class": {str(c): v for c, v in per_class.items()}}
+        results["ifid"] = MetricResult("ifid", value, None, n_reference=reference.n, details=details, **common)
+    return results
+
+
+def generated_batches(
+    G: torch.nn.Module, n: int, batch_size: int, seed: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """``n`` samples of ``G`` in batches, classes balanced (0, 1, ..., K-1, 0, ...); reproducible from ``seed``."""
+    num_classes = int(getattr(G, "num_classes", 0))
+    for i, start in enumerate(range(0, n, batch_size)):
+        b = min(batch_size, n - start)
+        labels = torch.arange(start, start + b) % num_classes if num_classes else None
+        images = G.sample(b, classes=labels, seed=(seed << 20) + i)  # type: ignore[operator]
+        yield images, labels
+
+
+def evaluate_generator(
+    G: torch.nn.Module,
+    reference: ReferenceStats | str | Path,
+    extractor: str | Path | FeatureExtractor,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    *,
+    n: int = 50_000,
+    batch_size: int = 100,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    **metric_kwargs: Any,
+) -> dict[str, MetricResult]:
+    """Sample ``n`` images from ``G`` (balanced over classes) and compute ``metrics`` against ``reference``.
+
+    ``G`` has ``sample(n, classes=..., seed=...)`` returning images in [-1, 1], ``num_classes`` and
+    ``resolution``. ``reference``: statistics or the path of an ``.npz`` from ``save_stats``.
+    ``extractor``: ``"inception"``, a domain extractor path, or an extractor. Returns a dict keyed
+    by ``fid``, ``is``, ``kid``, ``precision``, ``recall``, ``density``, ``coverage``, ``ifid``.
+    Extra keywords (``is_splits``, ``kid_subsets``, ``kid_subset_size``) go to :func:`evaluate_features`.
+    """
+    metrics = check_metrics(metrics)
+    if not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    if not isinstance(reference, ReferenceStats):
+        reference = load_stats(reference)
+    ref_res = reference.meta.get("resolution")
+    g_res = getattr(G, "resolution", None)
+    if ref_res is not None and g_res is not None and int(ref_res) != int(g_res):
+        raise ValueError(f"the reference statistics are at {ref_res}px but the generator makes {g_res}px images")
+    if "ifid" in metrics and not getattr(G, "num_classes", 0):
+        raise ValueError("intra-FID needs a class-conditional generator; this one is unconditional")
+    device = device or next(G.parameters()).device
+    extractor = load_extractor(extractor, device=device)
+    fake = extract_features(
+        generated_batches(G, n, batch_size, seed),
+        extractor,
+        keep_features=bool(NEEDS_FEATURES & set(metrics)) or n <= extractor.feature_dim,
+        keep_logits="is" in metrics,
+        total=-(-n // batch_size),
+        progress=progress,
+        desc="generated",
+    )
+    return evaluate_features(reference, fake, extractor, metrics, seed=seed, **metric_kwargs)

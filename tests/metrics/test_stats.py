@@ -1,0 +1,63 @@
+"""Streaming float64 statistics and the .npz reference-statistics format."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from sahit.metrics import FeatureStats, ReferenceStats, load_stats, save_stats
+
+
+def test_streaming_stats_match_numpy_even_with_a_large_offset():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1000, 16)) @ rng.standard_normal((16, 16)) + 1e4
+    stats = FeatureStats(16)
+    for start in range(0, 1000, 96):  # uneven batches, float32 tensors and float64 arrays mixed
+        batch = x[start : start + 96]
+        stats.update(torch.from_numpy(batch) if start % 192 else batch)
+    assert stats.n == 1000
+    np.testing.assert_allclose(stats.mean, x.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(stats.covariance, np.cov(x, rowvar=False), rtol=1e-8, atol=1e-8)
+    assert stats.covariance.dtype == np.float64
+
+
+def test_stats_errors():
+    stats = FeatureStats(3)
+    with pytest.raises(ValueError, match="undefined"):
+        stats.mean
+    stats.update(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="at least 2"):
+        stats.covariance
+    with pytest.raises(ValueError, match="dimension 4"):
+        stats.update(np.zeros((2, 4)))
+
+
+def test_save_load_round_trip(tmp_path):
+    rng = np.random.default_rng(1)
+    features = rng.standard_normal((50, 6))
+    labels = np.arange(50) % 5
+    meta = {"data": "builtin", "split": "train", "resolution": 32, "extractor": "x", "weights_hash": "abc"}
+    stats = ReferenceStats.from_features(features, labels, meta=meta)
+    path = save_stats(stats, tmp_path / "sub" / "ref.npz")
+    loaded = load_stats(path)
+    np.testing.assert_array_equal(loaded.mu, stats.mu)
+    np.testing.assert_array_equal(loaded.sigma, stats.sigma)
+    np.testing.assert_array_equal(loaded.features, features.astype(np.float32))
+    np.testing.assert_array_equal(loaded.labels, labels)
+    assert loaded.n == 50 and loaded.meta == meta
+    with np.load(path, allow_pickle=False) as raw:  # nothing in the file needs pickle
+        assert json.loads(str(raw["meta"]))["weights_hash"] == "abc"
+
+
+def test_save_without_features_and_bad_files(tmp_path):
+    stats = ReferenceStats.from_features(np.random.default_rng(2).standard_normal((10, 3)), keep_features=False)
+    loaded = load_stats(save_stats(stats, tmp_path / "ref.npz"))
+    assert loaded.features is None and loaded.labels is None
+    with pytest.raises(ValueError, match=".npz"):
+        save_stats(stats, tmp_path / "ref.pkl")
+    with pytest.raises(FileNotFoundError, match="sahit stats"):
+        load_stats(tmp_path / "missing.npz")
+    np.savez(tmp_path / "other.npz", mu=np.zeros(3))
+    with pytest.raises(ValueError, match="not a sahit statistics file"):
+        load_stats(tmp_path / "other.npz")

@@ -121,3 +121,13 @@ def test_short_run_on_real_cifar10_folder(tmp_path):
     summary = run(tmp_path / "r", "steps=2", data=str(CIFAR))
     assert summary["step"] == 2
     assert sahit.load(tmp_path / "r").num_classes == 10
+
+
+def test_hit_recipe_with_r1_and_bcr_trains(tmp_path):
+    cfg, run_dir = prepare_run("hit-32", out=tmp_path / "r",
+                               overrides=["steps=2", "batch_size=8", "bcr_weight=10", "progress=false"])
+    assert (cfg.loss, cfg.r1_gamma, cfg.betas_d) == ("logistic", 10.0, [0.0, 0.99])
+    summary = Trainer(cfg, run_dir).fit()
+    assert summary["step"] == 2
+    G = sahit.load(tmp_path / "r")
+    assert G.sample(4, seed=0).shape == (4, 3, 32, 32)

@@ -1,6 +1,6 @@
 """Model families (SAGAN, HiT), their presets, and the one factory ``build``."""
 
-from . import sagan  # noqa: F401  (registers the family and its presets)
+from . import hit, sagan  # noqa: F401  (register the families and their presets)
 from .base import Discriminator, Generator
 from .registry import build, build_generator_from_config, model_config, presets
 

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .multi_axis import pixel_shuffle
+from .normalization import SyncableBatchNorm1d
 
 Tensor = torch.Tensor
 
@@ -38,7 +39,7 @@ def trunc_normal_init_(module: nn.Module, std: float = 0.02) -> None:
                 nn.init.zeros_(m.bias)
 
 
-class TokenBatchNorm(nn.BatchNorm1d):
+class TokenBatchNorm(SyncableBatchNorm1d):
     """Batch norm of channels-last tokens (B, ..., C): statistics over batch and all tokens."""
 
     def __init__(self, dim: int, eps: float = KERAS_BN_EPS, momentum: float = KERAS_BN_MOMENTUM) -> None:

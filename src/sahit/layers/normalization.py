@@ -1,9 +1,70 @@
-"""Normalization layers: conditional batch norm (de Vries et al. 2017; SAGAN's G)."""
+"""Normalization layers: conditional batch norm (de Vries et al. 2017; SAGAN's G) and batch norm
+whose statistics can be synchronised across processes (``enable_sync_batch_norm``).
+
+``torch.nn.SyncBatchNorm`` only runs on GPUs (NCCL); the synchronisation here is a differentiable
+all-reduce of per-channel sums, so it works with gloo on the CPU too.
+"""
 
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 from torch import nn
+
+
+def sync_batch_norm(x: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
+    """Training-mode batch norm of ``x`` (N, C, ...) with statistics over every process's batch.
+
+    Updates ``bn``'s running statistics with the global mean and unbiased variance.
+    """
+    from torch.distributed.nn.functional import all_reduce
+
+    c = x.shape[1]
+    dims = [0, *range(2, x.dim())]
+    xf = x.float()
+    count = torch.full((1,), x.numel() // c, dtype=torch.float32, device=x.device)
+    stats = all_reduce(torch.cat([xf.sum(dims), (xf * xf).sum(dims), count]))  # (2C + 1,) summed over ranks
+    total = stats[-1]
+    mean = stats[:c] / total
+    var = (stats[c : 2 * c] / total - mean * mean).clamp_min(0)
+    if bn.track_running_stats:
+        with torch.no_grad():
+            momentum = 0.1 if bn.momentum is None else bn.momentum
+            bn.running_mean.lerp_(mean.detach().to(bn.running_mean.dtype), momentum)
+            bn.running_var.lerp_((var.detach() * total / (total - 1)).to(bn.running_var.dtype), momentum)
+            bn.num_batches_tracked.add_(1)
+    shape = [1, c] + [1] * (x.dim() - 2)
+    out = (xf - mean.view(shape)) * torch.rsqrt(var.view(shape) + bn.eps)
+    if bn.affine:
+        out = out * bn.weight.view(shape) + bn.bias.view(shape)
+    return out.to(x.dtype)
+
+
+class _SyncableStats:
+    """Mixin for batch norms: with ``sync = True`` and a process group, statistics are global."""
+
+    sync: bool = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.sync and self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            return sync_batch_norm(x, self)
+        return super().forward(x)
+
+
+class SyncableBatchNorm1d(_SyncableStats, nn.BatchNorm1d):
+    """``nn.BatchNorm1d`` whose statistics can be synchronised across processes."""
+
+
+class SyncableBatchNorm2d(_SyncableStats, nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` whose statistics can be synchronised across processes."""
+
+
+def enable_sync_batch_norm(module: nn.Module) -> int:
+    """Switch every syncable batch norm inside ``module`` to global statistics; returns how many."""
+    layers = [m for m in module.modules() if isinstance(m, _SyncableStats)]
+    for m in layers:
+        m.sync = True
+    return len(layers)
 
 
 class ConditionalBatchNorm2d(nn.Module):
@@ -19,7 +80,7 @@ class ConditionalBatchNorm2d(nn.Module):
         if num_classes < 1:
             raise ValueError(f"ConditionalBatchNorm2d needs num_classes >= 1, got {num_classes}")
         self.num_classes = num_classes
-        self.bn = nn.BatchNorm2d(num_features, eps=eps, momentum=momentum, affine=False)
+        self.bn = SyncableBatchNorm2d(num_features, eps=eps, momentum=momentum, affine=False)
         self.gain = nn.Embedding(num_classes, num_features)
         self.bias = nn.Embedding(num_classes, num_features)
         nn.init.ones_(self.gain.weight)
@@ -31,7 +92,7 @@ class ConditionalBatchNorm2d(nn.Module):
         return torch.addcmul(bias, self.bn(x), gain)
 
 
-class BatchNorm2d(nn.BatchNorm2d):
+class BatchNorm2d(SyncableBatchNorm2d):
     """Plain affine batch norm with the conditional layer's call signature (``y`` ignored)."""
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:  # noqa: ARG002

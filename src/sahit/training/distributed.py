@@ -72,11 +72,11 @@ class DistContext:
         dist.all_gather_object(out, obj)
         return out
 
-    def all_true(self, flag: bool) -> bool:
-        """True only if ``flag`` holds on every rank (one small all-reduce)."""
+    def all_true(self, flag: torch.Tensor) -> bool:
+        """True only if the boolean tensor ``flag`` holds on every rank (one small all-reduce)."""
         if not self.enabled:
-            return flag
-        t = torch.tensor([0 if flag else 1], dtype=torch.int64)
+            return bool(flag)
+        t = (~flag).to(torch.int32).reshape(1)  # stays on flag's device (NCCL needs GPU tensors)
         dist.all_reduce(t)
         return int(t.item()) == 0
 

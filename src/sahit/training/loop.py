@@ -23,9 +23,10 @@ from tqdm.auto import tqdm
 from ..data import make_dataset
 from ..export import save_generator
 from ..losses import get_loss, r1_penalty
+from ..layers.normalization import enable_sync_batch_norm
 from ..models import build, model_config
 from ..viz.grid import save_grid
-from .checkpoint import latest_checkpoint, list_checkpoints, save_checkpoint
+from .checkpoint import CheckpointError, latest_checkpoint, list_checkpoints, save_checkpoint
 from .config import TrainConfig
 from .distributed import DistContext
 from .ema import EMA
@@ -103,11 +104,16 @@ class Trainer:
         fp16 = self.amp_dtype == torch.float16
         self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        if cfg.sync_bn and self.dist.enabled:
+            enable_sync_batch_norm(self.G)
+            enable_sync_batch_norm(self.D)
         self.G_run = torch.compile(self.G) if cfg.compile else self.G
         self.D_run = torch.compile(self.D) if cfg.compile and cfg.r1_gamma == 0 else self.D  # R1 needs eager D
 
         self.conditional = self.G.num_classes > 0
-        self.gen = torch.Generator().manual_seed(cfg.seed * 7919 + 1 + self.dist.rank)  # latents, labels, flips
+        # Latents, labels and flips are drawn for the global batch on every rank, each rank keeping its
+        # slice: the run is the same computation whatever the number of processes.
+        self.gen = torch.Generator().manual_seed(cfg.seed * 7919 + 1)
         self.step = 0
         self.batches_consumed = 0
         self.lr_scale = 1.0
@@ -173,16 +179,21 @@ class Trainer:
         state = self.state_dict()  # every rank takes part in gathering RNG states
         if not self.dist.is_main:
             return None
-        if not all(torch.isfinite(p).all() for p in self.G.parameters()) or not all(
-            torch.isfinite(p).all() for p in self.D.parameters()
-        ):
-            log.warning("weights are not finite at step %d: checkpoint not written", self.step)
+        bad = _non_finite(state)
+        if bad:
+            log.warning("non-finite values in %s at step %d: checkpoint not written", ", ".join(bad[:3]), self.step)
             return None
         return save_checkpoint(state, self.ckpt_dir, self.step, self.cfg.keep_ckpts)
 
     def resume(self) -> bool:
         state = latest_checkpoint(self.ckpt_dir, map_location=self.device)
         if state is None:
+            found = list_checkpoints(self.ckpt_dir)
+            if found:  # never start over silently on top of a run whose checkpoints are all unreadable
+                raise CheckpointError(
+                    f"none of the {len(found)} checkpoint(s) in {self.ckpt_dir} can be loaded (newest: {found[-1][1].name}); "
+                    "restore a good one, or choose a new --out to start over"
+                )
             return False
         self.load_state_dict(state)
         return True
@@ -198,16 +209,25 @@ class Trainer:
         for x, y in loader:
             self.batches_consumed += 1
             if self.cfg.flip:
-                flip = torch.rand(x.shape[0], generator=self.gen) < 0.5
+                flip = self._local(torch.rand(self.cfg.batch_size, generator=self.gen) < 0.5)
                 x = torch.where(flip[:, None, None, None], x.flip(-1), x)
             x = x.to(self.device, non_blocking=True)
             if self.cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, (y.to(self.device, non_blocking=True) if self.conditional else None)
 
-    def latents(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        z = torch.randn(n, self.G.z_dim, generator=self.gen).to(self.device, non_blocking=True)
-        y = torch.randint(0, self.G.num_classes, (n,), generator=self.gen).to(self.device) if self.conditional else None
+    def _local(self, t: torch.Tensor) -> torch.Tensor:
+        """This process's slice of a tensor drawn for the global batch."""
+        n = t.shape[0] // self.dist.world
+        return t[self.dist.rank * n : (self.dist.rank + 1) * n]
+
+    def latents(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """z (and labels) for this process's share of one global batch."""
+        b = self.cfg.batch_size
+        z = self._local(torch.randn(b, self.G.z_dim, generator=self.gen)).to(self.device, non_blocking=True)
+        y = None
+        if self.conditional:
+            y = self._local(torch.randint(0, self.G.num_classes, (b,), generator=self.gen)).to(self.device)
         return z, y
 
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -250,7 +270,7 @@ class Trainer:
             return bool(torch.isfinite(loss))
         grads = [p.grad for p in net.parameters() if p.grad is not None]
         norms = torch.stack(torch._foreach_norm(grads)) if grads else torch.zeros(1)
-        finite = self.dist.all_true(bool(torch.isfinite(loss) & torch.isfinite(norms).all()))
+        finite = self.dist.all_true(torch.isfinite(loss) & torch.isfinite(norms).all())
         if finite:
             opt.step()
         return finite
@@ -261,13 +281,13 @@ class Trainer:
         for i in range(cfg.n_dis):
             real, y_real = next(real_batches)
             keep_graph = cfg.reuse_fake and i == cfg.n_dis - 1
-            z, y_fake = self.latents(real.shape[0])
+            z, y_fake = self.latents()
             with torch.set_grad_enabled(keep_graph), self.autocast():
                 fake = self.G_run(z, y_fake)
             loss_d, stats = self.d_loss(real, y_real, fake.detach(), y_fake)
             ok &= self._update(loss_d, self.D, self.opt_d, self.scaler_d)
         if not cfg.reuse_fake:
-            z, y_fake = self.latents(real.shape[0])
+            z, y_fake = self.latents()
             with self.autocast():
                 fake = self.G_run(z, y_fake)
         self.D.requires_grad_(False)
@@ -308,17 +328,20 @@ class Trainer:
         self._signal = signum
 
     def _rollback_or_stop(self) -> None:
-        if self.rollbacks >= self.cfg.max_rollbacks or not list_checkpoints(self.ckpt_dir):
-            raise TrainingError(
-                f"training diverged: {self.bad_steps} consecutive steps with non-finite losses or gradients "
-                f"at step {self.step} and {self.rollbacks} rollbacks already; lower lr_g/lr_d or try precision=fp32"
-            )
-        state = latest_checkpoint(self.ckpt_dir, map_location=self.device)
+        why = (f"training diverged: {self.bad_steps} consecutive steps with non-finite losses or gradients "
+               f"at step {self.step}")
+        if self.rollbacks >= self.cfg.max_rollbacks:
+            raise TrainingError(f"{why} after {self.rollbacks} rollback(s) with halved learning rates "
+                                f"(max_rollbacks={self.cfg.max_rollbacks}); lower lr_g/lr_d or try precision=fp32")
+        state = latest_checkpoint(self.ckpt_dir, map_location=self.device) if list_checkpoints(self.ckpt_dir) else None
         if state is None:
-            raise TrainingError(f"training diverged at step {self.step} and no checkpoint could be loaded")
+            raise TrainingError(f"{why} and there is no checkpoint to roll back to; lower lr_g/lr_d or try precision=fp32")
+        # The checkpoint holds the counters of its own time: keep this session's, so repeated rollbacks to the
+        # same checkpoint keep lowering the learning rate and end at max_rollbacks.
+        rollbacks, lr_scale = self.rollbacks, self.lr_scale
         self.load_state_dict(state)
-        self.rollbacks += 1
-        self.lr_scale *= 0.5
+        self.rollbacks = max(rollbacks, self.rollbacks) + 1
+        self.lr_scale = min(lr_scale, self.lr_scale) * 0.5
         self._apply_lr_scale()
         self.bad_steps = 0
         log.warning("non-finite training: rolled back to step %d with learning rates x%.3g", self.step, self.lr_scale)
@@ -329,19 +352,20 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         resumed = self.resume()
         if main:
-            (self.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-        if self.step >= cfg.steps:
+            _write_atomic(self.run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        if self.step >= cfg.steps and _finished_at(self.run_dir) == self.step:
             return {"finished_before": True, "step": self.step, "run_dir": str(self.run_dir)}
+        # (past cfg.steps without a summary: the last session stopped before its export; the code below writes it)
         if main:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(self.run_dir / "tb"))
         previous = {s: signal.signal(s, self._handle_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        log_file = open(self.run_dir / "log.jsonl", "a") if main else None
+        log_file = open(_trim_partial_line(self.run_dir / "log.jsonl"), "a") if main else None
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not (main and cfg.progress), unit="it",
                    dynamic_ncols=True, desc="train")
         start_step, t0, t_log, step_log = self.step, time.perf_counter(), time.perf_counter(), self.step
-        real_batches = self.batches()
+        real_batches = _rng_neutral(self.batches())
         try:
             while self.step < cfg.steps:
                 stats = self.train_step(real_batches)
@@ -355,7 +379,7 @@ class Trainer:
                     self.skipped_steps += 1
                     if self.bad_steps >= cfg.max_bad_steps:
                         self._rollback_or_stop()
-                        real_batches = self.batches()
+                        real_batches = _rng_neutral(self.batches())
                         bar.n = self.step
                     continue
                 if main and (self.step % cfg.log_every == 0 or self.step == cfg.steps):
@@ -397,10 +421,55 @@ class Trainer:
             summary["checkpoint"] = str(list_checkpoints(self.ckpt_dir)[-1][1]) if list_checkpoints(self.ckpt_dir) else ""
             summary["log"] = str(self.run_dir / "log.jsonl")
             summary["tensorboard"] = str(self.run_dir / "tb")
-            (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+            _write_atomic(self.run_dir / "summary.json", json.dumps(summary, indent=2))
             self.writer.close()
         self.dist.barrier()
         return summary
+
+
+def _rng_neutral(batches: Iterator) -> Iterator:
+    """``batches`` with torch's global RNG left as it was when the first batch was asked for.
+
+    Starting a DataLoader draws a seed from the global RNG; a resumed session starts its
+    DataLoader at another point of the global random stream than an uninterrupted one does,
+    so without this a resume would shift every later global draw (bCR's DiffAugment).
+    """
+    state = torch.get_rng_state()
+    first = next(batches)
+    torch.set_rng_state(state)
+    yield first
+    yield from batches
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so that a crash leaves the old or the new file, never half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _finished_at(run_dir: Path) -> int | None:
+    """The step recorded in summary.json by the last session that finished (with its export), if any."""
+    try:
+        return int(json.loads((run_dir / "summary.json").read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _trim_partial_line(path: Path) -> Path:
+    """Cut a last line that a killed process left half-written, so appended records stay valid JSON lines."""
+    if path.is_file():
+        with open(path, "rb+") as f:
+            data = f.read()
+            if data and not data.endswith(b"\n"):
+                f.truncate(data.rfind(b"\n") + 1)
+    return path
+
+
+def _non_finite(state: dict[str, Any]) -> list[str]:
+    """Names of the floating tensors of G, D and G_ema (weights and buffers) holding NaN or inf."""
+    return [f"{net}.{name}" for net in ("G", "D", "G_ema") for name, t in state[net].items()
+            if t.is_floating_point() and not bool(torch.isfinite(t).all())]
 
 
 def _first_mismatches(message: str) -> str:

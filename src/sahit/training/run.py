@@ -50,4 +50,8 @@ def train(preset: str, out: str | Path | None = None, data: str | None = None,
           overrides: list[str] | dict[str, Any] | None = None) -> dict[str, Any]:
     """Train (or resume) a run; returns the summary dict of ``Trainer.fit``."""
     cfg, run_dir = prepare_run(preset, out, data, overrides)
-    return Trainer(cfg, run_dir).fit()
+    trainer = Trainer(cfg, run_dir)
+    try:
+        return trainer.fit()
+    finally:
+        trainer.dist.close()

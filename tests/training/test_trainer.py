@@ -131,3 +131,23 @@ def test_hit_recipe_with_r1_and_bcr_trains(tmp_path):
     assert summary["step"] == 2
     G = sahit.load(tmp_path / "r")
     assert G.sample(4, seed=0).shape == (4, 3, 32, 32)
+
+
+def test_evaluation_during_training_logs_fid_and_keeps_best(tmp_path, monkeypatch):
+    from sahit.metrics import fit_domain_extractor, save_domain_extractor
+    from sahit.data import make_dataset
+
+    monkeypatch.setenv("SAHIT_CACHE", str(tmp_path / "cache"))
+    extractor = fit_domain_extractor(make_dataset("builtin", 32), 10, 32, steps=2, progress=False)
+    save_domain_extractor(extractor, tmp_path / "feat")
+    run(tmp_path / "r", "steps=4", "eval_every=2", "eval_n=40", f"eval_features={tmp_path / 'feat'}")
+    records = [json.loads(line) for line in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    fids = [r for r in records if "fid" in r]
+    assert [r["step"] for r in fids] == [2, 4] and all(r["fid"] > 0 for r in fids)
+    best = torch.load(tmp_path / "r" / "checkpoints" / "best.pt", weights_only=True)
+    assert best["fid"] == min(r["fid"] for r in fids)
+
+
+def test_eval_every_needs_features(tmp_path):
+    with pytest.raises(ValueError, match="eval_features"):
+        prepare_run("quickstart", out=tmp_path / "r", overrides=[*TINY, "eval_every=10"])

@@ -98,13 +98,19 @@ def validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"{name} must be a positive number, got {value!r}")
     for name in ("betas_g", "betas_d"):
         value = getattr(cfg, name)
-        if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(0 <= b < 1 for b in value):
+        if (not isinstance(value, (list, tuple)) or len(value) != 2
+                or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in value)):
             raise ConfigError(f"{name} must be two numbers in [0, 1), got {value!r}")
+    if not cfg.adam_eps > 0:
+        raise ConfigError(f"adam_eps must be a positive number, got {cfg.adam_eps!r}")
     if not 0 <= cfg.ema_decay < 1:
         raise ConfigError(f"ema_decay must be in [0, 1), got {cfg.ema_decay!r}")
     for name in ("r1_gamma", "bcr_weight", "ema_start", "eval_every", "max_rollbacks"):
         if getattr(cfg, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(cfg, name)!r}")
+    if cfg.eval_every and not cfg.eval_features:
+        raise ConfigError("eval_every needs eval_features=inception or the path of a domain extractor "
+                          "(make one with `sahit features fit`)")
     if cfg.precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}")
     if not isinstance(cfg.model_args, dict):
@@ -183,6 +189,9 @@ def load_preset(name: str) -> dict[str, Any]:
 def read_yaml(path: Path) -> dict[str, Any]:
     try:
         values = yaml.safe_load(path.read_text()) or {}
+    except yaml.constructor.ConstructorError as exc:  # e.g. !!python/object/apply:os.system: never executed
+        raise ConfigError(f"{path} uses a YAML tag that is not plain data ({exc.problem}); "
+                          "configs may hold only mappings, lists, strings, numbers and booleans") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(values, dict):
@@ -213,6 +222,8 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in overrides.items():
         if key == "model_args":
+            if not isinstance(value, dict) or not isinstance(merged.get("model_args", {}), dict):
+                raise ConfigError(f"model_args must be a mapping (or use model.KEY=VALUE), got {value!r}")
             merged["model_args"] = {**merged.get("model_args", {}), **value}
         else:
             merged[key] = value

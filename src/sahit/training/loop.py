@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import signal
 import time
 from collections.abc import Iterator
@@ -26,7 +27,8 @@ from ..losses import get_loss, r1_penalty
 from ..layers.normalization import enable_sync_batch_norm
 from ..models import build, model_config
 from ..viz.grid import save_grid
-from .checkpoint import CheckpointError, latest_checkpoint, list_checkpoints, save_checkpoint
+from .checkpoint import FORMAT as CHECKPOINT_FORMAT
+from .checkpoint import CheckpointError, atomic_torch_save, latest_checkpoint, list_checkpoints, save_checkpoint
 from .config import TrainConfig
 from .distributed import DistContext
 from .ema import EMA
@@ -122,10 +124,13 @@ class Trainer:
         self.skipped_steps = 0
         self._signal: int | None = None
         self.ckpt_dir = self.run_dir / "checkpoints"
+        self._reference = None  # reference statistics for evaluation during training
+        self.best_fid = math.inf
         self.writer = None
 
     # ----------------------------------------------------------------------------- state
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self, gather: bool = True) -> dict[str, Any]:
+        """The full training state; ``gather=False`` (no collective call) keeps only this rank's RNG."""
         rng = {"torch": torch.get_rng_state(), "gen": self.gen.get_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
@@ -138,10 +143,11 @@ class Trainer:
             "opt_d": self.opt_d.state_dict(),
             "scaler_g": self.scaler_g.state_dict(),
             "scaler_d": self.scaler_d.state_dict(),
-            "rng": self.dist.gather_objects(rng),  # one entry per rank
+            "rng": self.dist.gather_objects(rng) if gather else [rng],  # one entry per rank
             "batches_consumed": self.batches_consumed,
             "lr_scale": self.lr_scale,
             "rollbacks": self.rollbacks,
+            "best_fid": self.best_fid,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -167,6 +173,7 @@ class Trainer:
         self.batches_consumed = int(state["batches_consumed"])
         self.lr_scale = float(state["lr_scale"])
         self.rollbacks = int(state["rollbacks"])
+        self.best_fid = float(state.get("best_fid", math.inf))
         self._apply_lr_scale()
 
     def _apply_lr_scale(self) -> None:
@@ -322,6 +329,28 @@ class Trainer:
             self.writer.add_image("samples", grid.clamp(0, 1), self.step)
         return path
 
+    def evaluate(self, log_file: Any) -> float:
+        """FID of the EMA generator against the training data; keeps ``checkpoints/best.pt`` by FID."""
+        from ..metrics import cached_reference_stats, evaluate_generator
+
+        cfg = self.cfg
+        if self._reference is None:
+            self._reference = cached_reference_stats(cfg.data, self.G.resolution, cfg.eval_features, n=cfg.eval_n,
+                                                     device=self.device, progress=False)
+        result = evaluate_generator(self.ema.net, self._reference, cfg.eval_features, metrics=("fid",), n=cfg.eval_n,
+                                    seed=cfg.seed, device=self.device, progress=False)["fid"]
+        record = {"step": self.step, "fid": result.value, "eval_n": result.n_samples,
+                  "extractor": result.extractor, "reference": result.reference}
+        log_file.write(json.dumps(record) + "\n")
+        log_file.flush()
+        self.writer.add_scalar("eval/fid", result.value, self.step)
+        if result.value < self.best_fid:
+            self.best_fid = result.value
+            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+            atomic_torch_save({"format": CHECKPOINT_FORMAT, "step": self.step, "fid": result.value,
+                               **self.state_dict(gather=False)}, self.ckpt_dir / "best.pt")
+        return result.value
+
     def _handle_signal(self, signum: int, frame: Any) -> None:  # noqa: ARG002
         if self._signal is not None:  # second signal: give up waiting for the step to end
             raise KeyboardInterrupt
@@ -398,6 +427,8 @@ class Trainer:
                     bar.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}")
                 if main and self.step % cfg.sample_every == 0:
                     self.write_samples(f"step-{self.step:08d}")
+                if main and cfg.eval_every and self.step % cfg.eval_every == 0:
+                    self.evaluate(log_file)
                 if self.step % cfg.ckpt_every == 0:
                     self.save()
                 if self._signal is not None:

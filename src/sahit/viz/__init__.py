@@ -1,5 +1,28 @@
-"""Pictures: sample grids, attention maps, interpolations, run reports."""
+"""Pictures: sample grids, attention maps, interpolations, run reports.
+
+Attention, interpolation and report functions are imported on first use, so that importing
+``sahit.viz.grid`` (as training does) does not load matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from .grid import save_grid
 
-__all__ = ["save_grid"]
+_LAZY = {
+    "capture_attention": "attention", "attention_panels": "attention", "attention_figure": "attention",
+    "plot_attention": "attention", "select_points": "attention",
+    "interpolate": "interpolation", "plot_interpolation": "interpolation", "save_gif": "interpolation",
+    "slerp": "interpolation", "lerp": "interpolation",
+    "build_report": "report",
+}
+
+__all__ = ["save_grid", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

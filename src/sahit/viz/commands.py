@@ -1,0 +1,114 @@
+"""Command-line subcommands of ``sahit``: ``attention``, ``interpolate`` and ``report``.
+
+They parse arguments and call :mod:`sahit.viz`; errors a user can fix are raised as
+``ValueError`` / ``FileNotFoundError`` for ``sahit.cli`` to print as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
+    """Add ``attention``, ``interpolate`` and ``report`` to the ``sahit`` parser; returns their handlers."""
+    p = subparsers.add_parser(
+        "attention",
+        help="draw self-attention maps of generated images (SAGAN Fig. 1/5)",
+        description="Generate images and draw, for query points marked on each image, where every "
+        "self-attention layer of G (and of D with --d) attends.",
+    )
+    p.add_argument("--run", required=True, help="run folder or export folder")
+    p.add_argument("--layer", action="append", default=None, metavar="NAME",
+                   help="attention layer by module name, e.g. attention.1 or D.attention.0 (repeatable; default all)")
+    p.add_argument("--points", nargs="+", default=["auto"], metavar="auto|X,Y",
+                   help="query points as pixel positions x,y (x right, y down), or auto (default): the points "
+                   "whose attention differs most")
+    p.add_argument("--num-points", type=int, default=4, help="points picked by auto (default 4)")
+    p.add_argument("--class", dest="class_", type=int, default=None, metavar="K", help="class of the images")
+    p.add_argument("--n", type=int, default=2, help="images to draw (default 2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--d", action="store_true", help="also draw the discriminator's attention on the same images")
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
+    p.add_argument("--out", default="attention.png", help="PNG to write (default attention.png)")
+    p.set_defaults(func=run_attention)
+
+    p = subparsers.add_parser(
+        "interpolate",
+        help="latent interpolation grid (and animated GIF)",
+        description="Interpolate z between the latents of --seeds (slerp or lerp), per class. Classes are not "
+        "interpolated (conditional batch norm has no continuous class input): the same z path is drawn "
+        "for each class, so a column switches the label at fixed z.",
+    )
+    p.add_argument("--run", required=True, help="run folder or export folder")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1],
+                   help="z of each seed, visited in order (default 0 1)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--class", dest="class_", type=int, default=None, metavar="K", help="one class")
+    group.add_argument("--classes", type=int, nargs="+", default=None, metavar="K",
+                       help="several classes, one block of rows each (default: the first 10 classes)")
+    p.add_argument("--steps", type=int, default=8, help="images per pair of seeds, ends included (default 8)")
+    p.add_argument("--method", choices=("slerp", "lerp"), default="slerp")
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
+    p.add_argument("--out", default="interpolation.png", help="PNG grid to write (default interpolation.png)")
+    p.add_argument("--gif", default=None, help="also write an animated GIF here")
+    p.set_defaults(func=run_interpolate)
+
+    p = subparsers.add_parser(
+        "report",
+        help="one self-contained HTML page about a run",
+        description="Write an HTML report of a run (configuration, loss/lr/metric curves, samples over training, "
+        "attention maps, throughput, files) with every image embedded: opens in a browser, no server.",
+    )
+    p.add_argument("--run", required=True, help="run folder")
+    p.add_argument("--out", default=None, help="HTML file (default RUN/report.html)")
+    p.add_argument("--no-attention", action="store_true", help="leave out the attention figure")
+    p.add_argument("--seed", type=int, default=0, help="seed of the attention figure's images")
+    p.set_defaults(func=run_report)
+    return {"attention": run_attention, "interpolate": run_interpolate, "report": run_report}
+
+
+def run_attention(args: argparse.Namespace) -> int:
+    from ..export import load
+    from .attention import attention_figure, parse_points
+    from .run_files import load_discriminator, run_folder
+
+    if args.n < 1 or args.num_points < 1:
+        raise ValueError("--n and --num-points must be at least 1")
+    folder = run_folder(args.run)
+    G = load(folder, ema=not args.no_ema)
+    D = load_discriminator(folder) if args.d or any(name.startswith("D.") for name in args.layer or []) else None
+    result = attention_figure(G, n=args.n, classes=args.class_, seed=args.seed, layers=args.layer,
+                              points=parse_points(args.points), num_points=args.num_points, D=D, path=args.out)
+    layers = ", ".join(result.captured)
+    print(f"wrote {result.path}: {len(result.panels)} rows ({layers}; {args.n} image(s)), "
+          f"{len(result.panels[0].maps)} queries each")
+    return 0
+
+
+def run_interpolate(args: argparse.Namespace) -> int:
+    from ..export import load
+    from .interpolation import interpolate, plot_interpolation, save_gif
+    from .run_files import run_folder
+
+    G = load(run_folder(args.run), ema=not args.no_ema)
+    classes = [args.class_] if args.class_ is not None else args.classes
+    interp = interpolate(G, seeds=args.seeds, classes=classes, steps=args.steps, method=args.method)
+    plot_interpolation(interp, args.out)
+    message = f"wrote {args.out}"
+    if args.gif:
+        save_gif(interp, args.gif)
+        message += f" and {args.gif}"
+    print(f"{message}: {args.method} through seeds {' '.join(map(str, args.seeds))}, "
+          f"{len(interp.classes)} class(es), {args.steps} steps per pair")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from .report import build_report
+
+    path = build_report(args.run, args.out, attention=not args.no_attention, seed=args.seed)
+    print(f"wrote {path} (self-contained; open it in a browser: file://{path.resolve()})")
+    return 0

@@ -1,0 +1,137 @@
+"""Reading a run folder for pictures: the run itself, its discriminator, logs and metrics.
+
+A run folder (see :mod:`sahit.training.loop`) holds ``config.yaml``, ``log.jsonl``,
+``samples/``, ``checkpoints/``, ``export/``, ``tb/``, ``summary.json`` and, after
+``sahit eval``, ``metrics*.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+# Metric names as `sahit eval` writes them, and whether lower is better.
+METRIC_LOWER_IS_BETTER = {"fid": True, "kid": True, "ifid": True, "is": False, "precision": False,
+                          "recall": False, "density": False, "coverage": False}
+_LOG_METRIC = re.compile(r"^(?:(?:eval|metrics?)[/_.])?(" + "|".join(METRIC_LOWER_IS_BETTER) + r")$")
+_STEP_IN_NAME = re.compile(r"(\d+)")
+
+
+def run_folder(path: str | Path) -> Path:
+    """The run folder for ``path`` (a run folder or its ``export/``); FileNotFoundError if absent."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"run {path} does not exist")
+    if not path.is_dir():
+        raise FileNotFoundError(f"run {path} is not a folder")
+    return path.parent if path.name == "export" and (path / "config.json").is_file() else path
+
+
+def load_discriminator(run: str | Path, device: str = "cpu") -> nn.Module:
+    """D of a run, rebuilt from the export's model config with the newest checkpoint's weights."""
+    from ..models import build
+    from ..training.checkpoint import latest_checkpoint
+
+    folder = run_folder(run)
+    config_path = folder / "export" / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{folder} has no export/config.json: the discriminator needs a training run folder")
+    model = dict(json.loads(config_path.read_text())["model"])
+    family = model.pop("family")
+    _, D = build(family, **model)
+    state = latest_checkpoint(folder / "checkpoints")
+    if state is None:
+        raise FileNotFoundError(f"{folder / 'checkpoints'} holds no checkpoint: --d needs the discriminator's weights")
+    D.load_state_dict(state["D"])
+    return D.to(device).eval()
+
+
+def read_log(run: Path) -> list[dict[str, Any]]:
+    """The records of ``log.jsonl`` (one per logged step); unreadable lines are skipped."""
+    path = run / "log.jsonl"
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and "step" in record:
+            records.append(record)
+    return records
+
+
+def metric_points(run: Path, records: list[dict[str, Any]] | None = None) -> dict[str, list[tuple[int, float, str]]]:
+    """Metric values over training: ``{metric: [(step, value, source), ...]}`` sorted by step.
+
+    From log records with a metric key (``fid``, ``eval/fid``, ...) and from every
+    ``metrics*.json`` of the run (``sahit eval``). A file's step is its ``step`` field, else
+    the number in its name (``metrics-step-5000.json``), else the run's final step
+    (``summary.json``), since ``sahit eval`` evaluates the exported generator.
+    """
+    points: dict[str, list[tuple[int, float, str]]] = {}
+    for record in records if records is not None else read_log(run):
+        for key, value in record.items():
+            match = _LOG_METRIC.match(key)
+            if match and _finite(value):
+                points.setdefault(match.group(1), []).append((int(record["step"]), float(value), "log.jsonl"))
+    final_step = _final_step(run, records)
+    for path in sorted(run.glob("metrics*.json")):
+        try:
+            payload = json.loads(path.read_text())
+        except (json.JSONDecodeError, OSError):
+            continue
+        if not isinstance(payload, dict) or not isinstance(payload.get("results"), dict):
+            continue
+        step = payload.get("step")
+        if not isinstance(step, int):
+            numbers = _STEP_IN_NAME.findall(path.stem)
+            step = int(numbers[-1]) if numbers else final_step
+        if step is None:
+            continue
+        for name, result in payload["results"].items():
+            value = result.get("value") if isinstance(result, dict) else result
+            if name in METRIC_LOWER_IS_BETTER and _finite(value):
+                points.setdefault(name, []).append((int(step), float(value), path.name))
+    return {name: sorted(values) for name, values in points.items()}
+
+
+def best_point(metric: str, values: list[tuple[int, float, str]]) -> tuple[int, float, str]:
+    """The best (step, value, source): lowest for FID/KID/intra-FID, highest otherwise."""
+    lower = METRIC_LOWER_IS_BETTER.get(metric, True)
+    return (min if lower else max)(values, key=lambda p: p[1])
+
+
+def sample_grids(run: Path) -> list[tuple[str, Path]]:
+    """(label, path) of the sample grids written during training, oldest first, then final."""
+    folder = run / "samples"
+    if not folder.is_dir():
+        return []
+    steps = []
+    for path in folder.glob("step-*.png"):
+        numbers = _STEP_IN_NAME.findall(path.stem)
+        if numbers:
+            steps.append((int(numbers[-1]), path))
+    grids = [(f"step {step}", path) for step, path in sorted(steps)]
+    if (folder / "final.png").is_file():
+        grids.append(("final", folder / "final.png"))
+    return grids
+
+
+def _final_step(run: Path, records: list[dict[str, Any]] | None) -> int | None:
+    try:
+        return int(json.loads((run / "summary.json").read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    records = records if records is not None else read_log(run)
+    return int(records[-1]["step"]) if records else None
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,50 @@
+"""Latent interpolation: slerp/lerp, grids and GIFs."""
+
+import pytest
+import torch
+from PIL import Image
+
+import sahit
+from sahit.cli import main
+from sahit.viz.interpolation import interpolate, latent_path, lerp, seed_latent, slerp
+
+
+def test_slerp_and_lerp_hit_the_ends_and_slerp_keeps_the_norm():
+    a, b = torch.randn(64, generator=torch.Generator().manual_seed(0)), torch.randn(64)
+    b = b / b.norm() * a.norm()
+    t = torch.linspace(0, 1, 7)
+    for fn in (slerp, lerp):
+        path = fn(a, b, t)
+        assert path.shape == (7, 64)
+        torch.testing.assert_close(path[0], a)
+        torch.testing.assert_close(path[-1], b)
+    norms = slerp(a, b, t).norm(dim=1)
+    torch.testing.assert_close(norms, torch.full_like(norms, float(a.norm())))
+    assert lerp(a, b, t)[3].norm() < a.norm()  # the straight line cuts inside the sphere
+    with pytest.raises(ValueError, match="at least two seeds"):
+        latent_path([0], 8, 4)
+
+
+def test_interpolation_starts_at_the_seeds_sample(tiny_run):
+    G = sahit.load(tiny_run)
+    result = interpolate(G, seeds=[5, 6, 7], classes=[2, 3], steps=4)
+    assert result.images.shape == (2, 2, 4, 3, 32, 32)
+    z5 = torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(5))[0]
+    torch.testing.assert_close(seed_latent(5, G.z_dim), z5)
+    torch.testing.assert_close(result.images[1, 0, 0], G.sample(1, classes=3, seed=5)[0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(result.images[0, 1, -1], G.sample(1, classes=2, seed=7)[0], atol=1e-5, rtol=0)
+
+
+def test_cli_writes_png_and_gif(tiny_run, tmp_path):
+    png, gif = tmp_path / "i.png", tmp_path / "i.gif"
+    assert main(["interpolate", "--run", str(tiny_run), "--seeds", "0", "1", "2", "--classes", "1", "4",
+                 "--steps", "3", "--out", str(png), "--gif", str(gif)]) == 0
+    assert Image.open(png).size == (round((1.3 + 3 * 0.9) * 100), round((0.45 + 4 * 0.9) * 100))  # 4 rows, 3 columns
+    image = Image.open(gif)
+    assert image.size == (2 * 128, 128)  # two classes side by side, 32 px enlarged x4
+    assert image.n_frames == 2 * (2 * 3 - 1) - 2  # there (5 distinct latents) and back
+
+
+def test_cli_rejects_bad_class(tiny_run, tmp_path, capsys):
+    assert main(["interpolate", "--run", str(tiny_run), "--class", "12", "--out", str(tmp_path / "i.png")]) == 2
+    assert "class 12 is out of range" in capsys.readouterr().err

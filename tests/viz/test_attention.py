@@ -109,14 +109,3 @@ def test_missing_run_is_one_clear_line(tmp_path, capsys):
         assert main([command, "--run", str(tmp_path / "nope"), "--out", str(tmp_path / "x")]) == 2
         err = capsys.readouterr().err.strip()
         assert "does not exist" in err and len(err.splitlines()) == 1
-
-
-def test_hit_generator_is_refused_with_one_line(tmp_path, capsys):
-    from sahit.export import save_generator
-    from sahit.models import build
-
-    G, _ = build("hit", resolution=32, z_dim=16, num_classes=0)
-    save_generator(tmp_path / "hit" / "export", G)
-    assert main(["attention", "--run", str(tmp_path / "hit"), "--out", str(tmp_path / "x.png")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "SAGAN's self-attention only" in err and len(err.splitlines()) == 1

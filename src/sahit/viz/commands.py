@@ -16,13 +16,15 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     """Add ``attention``, ``interpolate`` and ``report`` to the ``sahit`` parser; returns their handlers."""
     p = subparsers.add_parser(
         "attention",
-        help="draw self-attention maps of generated images (SAGAN Fig. 1/5)",
+        help="draw attention maps of generated images (SAGAN Fig. 1/5; HiT multi-axis and cross-attention)",
         description="Generate images and draw, for query points marked on each image, where every "
-        "self-attention layer of G (and of D with --d) attends.",
+        "self-attention layer of G (and of D with --d) attends. For HiT: each multi-axis layer's regional "
+        "and dilated maps, and each stage's cross-attention over the latent tokens.",
     )
     p.add_argument("--run", required=True, help="run folder or export folder")
     p.add_argument("--layer", action="append", default=None, metavar="NAME",
-                   help="attention layer by module name, e.g. attention.1 or D.attention.0 (repeatable; default all)")
+                   help="attention layer by module name, e.g. attention.1 or D.attention.0 (SAGAN), stages.1.layers.0 "
+                   "or stages.1.cross (HiT); repeatable; default all")
     p.add_argument("--points", nargs="+", default=["auto"], metavar="auto|X,Y",
                    help="query points as pixel positions x,y (x right, y down), or auto (default): the points "
                    "whose attention differs most")
@@ -31,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     p.add_argument("--n", type=int, default=2, help="images to draw (default 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--d", action="store_true", help="also draw the discriminator's attention on the same images")
+    p.add_argument("--per-head", action="store_true",
+                   help="HiT: one row per attention head instead of the mean over heads")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
     p.add_argument("--out", default="attention.png", help="PNG to write (default attention.png)")
     p.set_defaults(func=run_attention)
@@ -72,13 +76,25 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
 
 def run_attention(args: argparse.Namespace) -> int:
     from ..export import load
-    from .attention import attention_figure, parse_points
+    from .attention import attention_figure, hit_attention_figure, parse_points
     from .run_files import load_discriminator, run_folder
 
     if args.n < 1 or args.num_points < 1:
         raise ValueError("--n and --num-points must be at least 1")
     folder = run_folder(args.run)
     G = load(folder, ema=not args.no_ema)
+    if G.config.get("family") == "hit":
+        if args.d or any(name.startswith("D.") for name in args.layer or []):
+            raise ValueError("HiT's discriminator is convolutional: it has no attention to draw (leave out --d)")
+        result = hit_attention_figure(G, n=args.n, classes=args.class_, seed=args.seed, layers=args.layer,
+                                      points=parse_points(args.points), num_points=args.num_points,
+                                      per_head=args.per_head, path=args.out)
+        heads = "one row per head" if args.per_head else "mean over heads"
+        print(f"wrote {result.path}: {len(result.panels)} rows ({', '.join(result.captured)}; {args.n} image(s), "
+              f"{heads}), {len(result.panels[0].points)} queries each")
+        return 0
+    if args.per_head:
+        raise ValueError("--per-head is for HiT generators (SAGAN's attention has one head)")
     D = load_discriminator(folder) if args.d or any(name.startswith("D.") for name in args.layer or []) else None
     result = attention_figure(G, n=args.n, classes=args.class_, seed=args.seed, layers=args.layer,
                               points=parse_points(args.points), num_points=args.num_points, D=D, path=args.out)

@@ -52,12 +52,41 @@ def machine() -> dict[str, Any]:
             "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 
 
+def machine_details() -> dict[str, Any]:
+    """``machine()`` plus what speed numbers depend on: CPU model, cores, ISA extensions, load average."""
+    import os
+
+    info = machine()
+    info["cpu_count"] = os.cpu_count()
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name")), None)
+        flags = next((ln.split(":", 1)[1].split() for ln in cpuinfo.splitlines() if ln.startswith("flags")), [])
+        info["cpu_model"] = model
+        info["isa"] = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
+    except OSError:
+        pass
+    try:
+        info["loadavg"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        pass
+    return info
+
+
 def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     widths = {c: max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in columns}
     print("  ".join(c.ljust(widths[c]) for c in columns))
     print("  ".join("-" * widths[c] for c in columns))
     for r in rows:
         print("  ".join(_fmt(r.get(c)).ljust(widths[c]) for c in columns))
+
+
+def print_markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """The same table as ``print_table``, as GitHub markdown (for docs/benchmarks.md)."""
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "|".join("---" for _ in columns) + "|")
+    for r in rows:
+        print("| " + " | ".join(_fmt(r.get(c)).replace("|", "/") for c in columns) + " |")
 
 
 def _fmt(v: Any) -> str:

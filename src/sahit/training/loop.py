@@ -98,11 +98,14 @@ class Trainer:
         if cfg.channels_last:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
-        if self.device.type != "cpu":  # label range checks would sync with the host every step
+        if self.device.type != "cpu" or cfg.compile:  # label checks sync with the host / break compiled graphs
             self.G.check_inputs = self.D.check_inputs = False
         self.ema = EMA(self.G, cfg.ema_decay, cfg.ema_start)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas_g), eps=cfg.adam_eps)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas_d), eps=cfg.adam_eps)
+        fused = self.device.type in ("cpu", "cuda")  # one kernel per step instead of one per tensor
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas_g), eps=cfg.adam_eps,
+                                      fused=fused)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas_d), eps=cfg.adam_eps,
+                                      fused=fused)
         fp16 = self.amp_dtype == torch.float16
         self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=fp16)
@@ -198,8 +201,8 @@ class Trainer:
             found = list_checkpoints(self.ckpt_dir)
             if found:  # never start over silently on top of a run whose checkpoints are all unreadable
                 raise CheckpointError(
-                    f"none of the {len(found)} checkpoint(s) in {self.ckpt_dir} can be loaded (newest: {found[-1][1].name}); "
-                    "restore a good one, or choose a new --out to start over"
+                    f"none of the {len(found)} checkpoint(s) in {self.ckpt_dir} can be loaded "
+                    f"(newest: {found[-1][1].name}); restore a good one, or choose a new --out to start over"
                 )
             return False
         self.load_state_dict(state)
@@ -364,7 +367,8 @@ class Trainer:
                                 f"(max_rollbacks={self.cfg.max_rollbacks}); lower lr_g/lr_d or try precision=fp32")
         state = latest_checkpoint(self.ckpt_dir, map_location=self.device) if list_checkpoints(self.ckpt_dir) else None
         if state is None:
-            raise TrainingError(f"{why} and there is no checkpoint to roll back to; lower lr_g/lr_d or try precision=fp32")
+            raise TrainingError(f"{why} and there is no checkpoint to roll back to; "
+                                "lower lr_g/lr_d or try precision=fp32")
         # The checkpoint holds the counters of its own time: keep this session's, so repeated rollbacks to the
         # same checkpoint keep lowering the learning rate and end at max_rollbacks.
         rollbacks, lr_scale = self.rollbacks, self.lr_scale

@@ -31,10 +31,16 @@ def save_generator(folder: str | Path, generator: nn.Module, ema: nn.Module | No
             continue
         tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
         tmp = folder / f"{name}.safetensors.tmp"
-        save_file(tensors, str(tmp), metadata={"format": FORMAT})
+        try:
+            save_file(tensors, str(tmp), metadata={"format": FORMAT})
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         tmp.replace(folder / f"{name}.safetensors")
     config = {"format": FORMAT, "model": generator.config, "has_ema": ema is not None}
-    (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2))
+    tmp = folder / f"{CONFIG_NAME}.tmp"  # replaced atomically: a crash never leaves half a config
+    tmp.write_text(json.dumps(config, indent=2))
+    tmp.replace(folder / CONFIG_NAME)
     return folder
 
 
@@ -55,12 +61,22 @@ def load(path: str | Path, ema: bool = True, device: str | torch.device = "cpu")
     read, so loading runs no code from the files.
     """
     folder = _export_folder(Path(path))
-    config = json.loads((folder / CONFIG_NAME).read_text())
-    if config.get("format") != FORMAT:
+    try:
+        config = json.loads((folder / CONFIG_NAME).read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{folder / CONFIG_NAME} is not valid JSON ({exc})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT or not isinstance(config.get("model"), dict):
         raise ValueError(f"{folder / CONFIG_NAME} is not a sahit generator export")
     generator = build_generator_from_config(config["model"])
     name = "generator_ema" if ema and config.get("has_ema") else "generator"
-    state = load_file(str(folder / f"{name}.safetensors"))
+    weights = folder / f"{name}.safetensors"
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights} does not exist")
+    try:  # safetensors holds tensors only: nothing in the file can run code
+        state = load_file(str(weights))
+    except Exception as exc:  # SafetensorError: truncated, corrupt, or not safetensors at all (e.g. a pickle)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{weights} is not a valid safetensors file ({first})") from None
     missing, unexpected = generator.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(

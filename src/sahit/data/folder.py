@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -62,10 +63,12 @@ def _check_header(path: Path) -> str | None:
     try:
         if path.stat().st_size == 0:
             return "empty file"
-        with Image.open(path) as im:
-            im.verify()
-    except Image.DecompressionBombError:
-        return "image too large"
+        with warnings.catch_warnings():  # PIL only warns between 1x and 2x the pixel limit: refuse those too
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.verify()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return f"image too large (over {Image.MAX_IMAGE_PIXELS:,} pixels)"
     except Exception as exc:  # PIL raises many types for bad files
         return f"not a readable image ({type(exc).__name__})"
     return None
@@ -123,9 +126,11 @@ class ImageFolderDataset(Dataset):
 
     def load(self, index: int) -> torch.Tensor:
         path, _ = self.samples[index]
-        with Image.open(path) as im:
-            im.load()
-            return self.transform(to_rgb(im))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+                return self.transform(to_rgb(im))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         for attempt in range(len(self.samples)):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -63,14 +64,20 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise CheckpointError(f"could not write checkpoint {path}: {exc.strerror or exc}") from None
+            raise CheckpointError(
+                f"could not write checkpoint {path}: {exc.strerror or exc}; the earlier checkpoints are untouched "
+                "(free some space or fix the folder's permissions, then run the same command to resume)"
+            ) from None
         raise
     _fsync_dir(path.parent)
 
 
 def save_checkpoint(state: dict[str, Any], folder: Path, step: int, keep: int) -> Path:
     """Save ``state`` as the checkpoint of ``step`` and delete all but the newest ``keep``."""
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CheckpointError(f"could not create the checkpoint folder {folder}: {exc.strerror or exc}") from None
     path = checkpoint_path(folder, step)
     atomic_torch_save({"format": FORMAT, "step": step, **state}, path)
     for _, old in list_checkpoints(folder)[:-keep]:
@@ -84,9 +91,12 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         state = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {path} does not exist") from None
-    except Exception as exc:  # truncated zip, unpickling refused, ...
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"checkpoint {path} cannot be loaded safely: {first}") from None
+    except pickle.UnpicklingError:  # weights_only refused an object (or the pickle is damaged): never retry unsafely
+        raise CheckpointError(f"checkpoint {path} cannot be loaded safely: it holds objects other than tensors and "
+                              "plain data (loading them could run code) or it is damaged; it was not loaded") from None
+    except Exception as exc:  # truncated or corrupt zip container, ...
+        first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"checkpoint {path} cannot be loaded safely: truncated or corrupt ({first})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a sahit checkpoint")
     return state

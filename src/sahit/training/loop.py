@@ -214,8 +214,11 @@ class Trainer:
         workers = self.cfg.num_workers if self.cfg.num_workers >= 0 else (0 if self.device.type == "cpu" else 8)
         sampler = ResumableBatchSampler(len(self.dataset), self.cfg.batch_size, self.cfg.seed,
                                         self.batches_consumed, self.dist.rank, self.dist.world)
+        # A private generator for worker seeds: starting the loader must not draw from torch's global
+        # RNG, or a resumed session would shift every later global draw (bCR's DiffAugment).
         loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=workers,
-                            pin_memory=self.device.type == "cuda", persistent_workers=workers > 0)
+                            pin_memory=self.device.type == "cuda", persistent_workers=workers > 0,
+                            generator=torch.Generator().manual_seed(self.cfg.seed))
         for x, y in loader:
             self.batches_consumed += 1
             if self.cfg.flip:
@@ -296,6 +299,8 @@ class Trainer:
                 fake = self.G_run(z, y_fake)
             loss_d, stats = self.d_loss(real, y_real, fake.detach(), y_fake)
             ok &= self._update(loss_d, self.D, self.opt_d, self.scaler_d)
+        if not ok:  # a non-finite D step: leave G alone too, the whole step is skipped
+            return {"loss_d": loss_d.detach(), "loss_g": torch.full((), float("nan")), **stats, "ok": False}
         if not cfg.reuse_fake:
             z, y_fake = self.latents()
             with self.autocast():
@@ -398,7 +403,7 @@ class Trainer:
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not (main and cfg.progress), unit="it",
                    dynamic_ncols=True, desc="train")
         start_step, t0, t_log, step_log = self.step, time.perf_counter(), time.perf_counter(), self.step
-        real_batches = _rng_neutral(self.batches())
+        real_batches = self.batches()
         try:
             while self.step < cfg.steps:
                 stats = self.train_step(real_batches)
@@ -412,7 +417,7 @@ class Trainer:
                     self.skipped_steps += 1
                     if self.bad_steps >= cfg.max_bad_steps:
                         self._rollback_or_stop()
-                        real_batches = _rng_neutral(self.batches())
+                        real_batches = self.batches()
                         bar.n = self.step
                     continue
                 if main and (self.step % cfg.log_every == 0 or self.step == cfg.steps):
@@ -460,20 +465,6 @@ class Trainer:
             self.writer.close()
         self.dist.barrier()
         return summary
-
-
-def _rng_neutral(batches: Iterator) -> Iterator:
-    """``batches`` with torch's global RNG left as it was when the first batch was asked for.
-
-    Starting a DataLoader draws a seed from the global RNG; a resumed session starts its
-    DataLoader at another point of the global random stream than an uninterrupted one does,
-    so without this a resume would shift every later global draw (bCR's DiffAugment).
-    """
-    state = torch.get_rng_state()
-    first = next(batches)
-    torch.set_rng_state(state)
-    yield first
-    yield from batches
 
 
 def _write_atomic(path: Path, text: str) -> None:

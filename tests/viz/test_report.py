@@ -60,6 +60,7 @@ def test_report_is_valid_self_contained_html(report):
         assert img.get("alt")
     text = " ".join(page.text)
     assert "no metrics yet" in text and "it/s" in text and "log.jsonl" in text
+    assert not any("html.escape" in t for t in page.text)  # captions are formatted, not raw f-string source
 
 
 def test_metrics_curve_from_files_and_log(tiny_run, tmp_path):

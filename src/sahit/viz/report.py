@@ -219,7 +219,7 @@ def _section_samples(folder: Path) -> str:
                  f"{len(chosen)} shown (EMA generator, one row per class).</p>")
     for label, path in chosen:
         parts.append(f"<figure><img src=\"{_data_uri(path.read_bytes())}\" alt=\"samples at {html.escape(label)}\" "
-                     "class=\"samples\"><figcaption>{html.escape(label)}</figcaption></figure>")
+                     f"class=\"samples\"><figcaption>{html.escape(label)}</figcaption></figure>")
     return "\n".join(parts)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,17 +26,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def torchrun(out: Path, *args: str, max_restarts: int = 0) -> None:
+def torchrun(out: Path, *args: str, max_restarts: int = 0, attempts: int = 3) -> None:
+    """Launch the worker on 2 processes; relaunch only when gloo fails to connect its sockets."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-           "--master-port", str(free_port()), "--max-restarts", str(max_restarts), str(WORKER), str(out), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    for attempt in range(attempts):
+        shutil.rmtree(out, ignore_errors=True)
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+               "--master-port", str(free_port()), "--max-restarts", str(max_restarts), str(WORKER), str(out), *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+        if proc.returncode == 0:
+            return
+        if "connectFullMesh" not in proc.stderr:  # a real failure, not a socket race between ranks
+            break
+    raise AssertionError(proc.stderr[-3000:])
 
 
 def single_process(out: Path, steps: int) -> dict:
     overrides = ["model.g_width=16", "model.d_width=16", "model.z_dim=16", "batch_size=8", "progress=false",
-                 f"steps={steps}", "ckpt_every=2", "sample_every=1000", "ema_start=0"]
+                 f"steps={steps}", "ckpt_every=2", "sample_every=1000", "ema_start=0", "lr_g=0.0001"]
     cfg, run_dir = prepare_run("quickstart", out=out, overrides=overrides)
     trainer = Trainer(cfg, run_dir)
     trainer.fit()
@@ -85,5 +93,8 @@ def test_killed_rank_restarts_from_last_checkpoint(tmp_path):
     torchrun(tmp_path / "elastic", "6", "true", "3", max_restarts=1)
     r0 = load(tmp_path / "elastic" / "rank0.pt")
     assert r0["resumed"]  # the restarted group resumed from the step-2 checkpoint
-    alone = single_process(tmp_path / "alone", 6)
-    assert relative_difference(alone, r0) < 1e-5
+    torchrun(tmp_path / "uninterrupted", "6", "true")
+    u0 = load(tmp_path / "uninterrupted" / "rank0.pt")
+    for net in ("G", "D"):
+        for name in u0[net]:
+            assert torch.equal(u0[net][name], r0[net][name]), f"{net}.{name} differs after the restart"

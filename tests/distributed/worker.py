@@ -14,7 +14,8 @@ from sahit.training import Trainer, prepare_run
 out, steps, sync_bn = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 kill_at = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 overrides = ["model.g_width=16", "model.d_width=16", "model.z_dim=16", "batch_size=8", "progress=false",
-             f"steps={steps}", "ckpt_every=2", "sample_every=1000", f"sync_bn={sync_bn}", "ema_start=0"]
+             f"steps={steps}", "ckpt_every=2", "sample_every=1000", f"sync_bn={sync_bn}", "ema_start=0",
+             "lr_g=0.0001"]
 cfg, run_dir = prepare_run("quickstart", out=out / "run", overrides=overrides)
 trainer = Trainer(cfg, run_dir)
 first_attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0"

@@ -75,7 +75,8 @@ def test_resume_with_other_settings_is_refused(tmp_path):
 
 
 def test_ttur_learning_rates_and_betas_reach_optimizers(tmp_path):
-    cfg, run_dir = prepare_run("quickstart", out=tmp_path / "r", overrides=TINY)
+    # A model preset trains with the default recipe: SAGAN's TTUR.
+    cfg, run_dir = prepare_run("sagan-cifar10", out=tmp_path / "r", overrides=TINY)
     trainer = Trainer(cfg, run_dir)
     assert trainer.opt_g.param_groups[0]["lr"] == 1e-4 and trainer.opt_d.param_groups[0]["lr"] == 4e-4
     assert trainer.opt_g.param_groups[0]["betas"] == (0.0, 0.9) == trainer.opt_d.param_groups[0]["betas"]

@@ -18,12 +18,13 @@ overrides = ["model.g_width=16", "model.d_width=16", "model.z_dim=16", "batch_si
              "lr_g=0.0001"]
 cfg, run_dir = prepare_run("quickstart", out=out / "run", overrides=overrides)
 trainer = Trainer(cfg, run_dir)
-first_attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0"
-if kill_at and first_attempt and trainer.dist.rank == 1:
+marker = out / "rank1-was-killed"
+if kill_at and not marker.exists() and trainer.dist.rank == 1:
     original = trainer.train_step
 
     def dying_step(batches):
         if trainer.step == kill_at:
+            marker.touch()
             os._exit(9)  # as abrupt as SIGKILL: no checkpoint, no cleanup
         return original(batches)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-TINY = ["model.g_width=16", "model.d_width=16", "model.z_dim=16", "batch_size=8", "progress=false", "lr_g=0.0001"]
+TINY = ["model.g_width=16", "model.d_width=16", "model.z_dim=16", "batch_size=8", "progress=false"]
 
 
 def _trainer(out: Path, *overrides: str, data: str | None = None):

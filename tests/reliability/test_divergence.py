@@ -64,7 +64,8 @@ def test_persistent_non_finite_steps_roll_back_with_lower_lr(tmp_path, make_trai
     assert "rolled back to step 2 with learning rates x0.5" in caplog.text
     records = _records(tmp_path / "r")
     assert [r["step"] for r in records] == [1, 2, 3, 3, 4, 5]  # step 3 redone from the step-2 checkpoint
-    assert [r["lr_g"] for r in records] == [1e-4] * 3 + [5e-5] * 3
+    lr_g = t.cfg.lr_g
+    assert [r["lr_g"] for r in records] == [lr_g] * 3 + [lr_g / 2] * 3
     assert [r["lr_d"] for r in records][-1] == 2e-4
     final = load_checkpoint(list_checkpoints(tmp_path / "r" / "checkpoints")[-1][1])
     assert final["step"] == 5 and final["lr_scale"] == 0.5 and final["rollbacks"] == 1
@@ -77,7 +78,7 @@ def test_divergence_that_never_ends_stops_with_a_clear_message(tmp_path, make_tr
         t.fit()
     # each rollback went back to the same checkpoint and halved the rate again: no endless loop
     assert t.loss.calls == 3 + 2 * 3 and t.rollbacks == 2 and t.lr_scale == 0.25
-    assert t.opt_g.param_groups[0]["lr"] == pytest.approx(0.25e-4)
+    assert t.opt_g.param_groups[0]["lr"] == pytest.approx(0.25 * t.cfg.lr_g)
     assert [s for s, _ in list_checkpoints(tmp_path / "r" / "checkpoints")] == [2]
 
 

@@ -16,13 +16,7 @@ from sahit.layers import (
 )
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """These workloads are tiny: one intra-op thread avoids thread-pool stalls on a busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")  # tests/conftest.py
 
 
 def test_block_unblock_roundtrip_and_layout():

@@ -12,13 +12,7 @@ from sahit.models import build, build_generator_from_config, model_config, prese
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hit_autoencoder.py"
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """These workloads are tiny: one intra-op thread avoids thread-pool stalls on a busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")  # tests/conftest.py
 
 
 def n_params(module: torch.nn.Module) -> int:

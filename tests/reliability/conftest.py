@@ -19,14 +19,8 @@ def _trainer(out: Path, *overrides: str, data: str | None = None):
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads; on a busy machine OpenMP threads spin-wait for each other."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(single_thread):
+    """Every reliability test runs its tiny models on one thread (tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -117,6 +117,9 @@ class _MultiQueryProjections(nn.Module):
         return f"dim={self.dim}, num_heads={self.num_heads}, head_dim={self.head_dim}"
 
 
+AXES = ("multi_axis", "regional", "dilated")
+
+
 class MultiAxisAttention(_MultiQueryProjections):
     """HiT's multi-axis blocked self-attention on a (B, H, W, C) map.
 
@@ -125,20 +128,27 @@ class MultiAxisAttention(_MultiQueryProjections):
     the same offset in every block (a grid with stride b). Cost is linear in H*W for a
     fixed b: O(HW (b^2 + HW/b^2)) logits.
 
+    ``axes="regional"`` or ``"dilated"`` (HiT's ablations) gives every head that one kind of
+    attention; the default ``"multi_axis"`` splits them.
+
     ``forward`` takes and returns (B, H, W, C); ``forward_blocked`` works on the blocked
     layout (B, G, P, C) so a stage can block once for several layers.
     """
 
-    def __init__(self, dim: int, num_heads: int, block_size: int) -> None:
-        if num_heads < 2 or num_heads % 2:
+    def __init__(self, dim: int, num_heads: int, block_size: int, axes: str = "multi_axis") -> None:
+        if axes not in AXES:
+            raise ValueError(f"axes must be one of {AXES}, got {axes!r}")
+        if axes == "multi_axis" and (num_heads < 2 or num_heads % 2):
             raise ValueError(f"multi-axis attention splits heads in half: num_heads must be even, got {num_heads}")
         if block_size < 1:
             raise ValueError(f"block_size must be positive, got {block_size}")
         super().__init__(dim, num_heads)
-        self.block_size = block_size
+        self.block_size, self.axes = block_size, axes
+        # Heads [0, regional_heads) attend within blocks, the rest across blocks.
+        self.regional_heads = {"multi_axis": num_heads // 2, "regional": num_heads, "dilated": 0}[axes]
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, block_size={self.block_size}"
+        return f"{super().extra_repr()}, block_size={self.block_size}, axes={self.axes!r}"
 
     def forward(
         self, x: Tensor, return_attention: bool = False, explicit: bool = False
@@ -158,37 +168,42 @@ class MultiAxisAttention(_MultiQueryProjections):
     ) -> Tensor | tuple[Tensor, dict[str, Tensor]]:
         """(B, G, P, C) -> (B, G, P, C).
 
-        With ``return_attention`` (explicit path) also returns ``{"regional": (B, G, h/2, P, P),
-        "dilated": (B, P, h/2, G, G)}``: regional maps per block over the positions in it,
-        dilated maps per in-block offset over the blocks; rows sum to 1.
+        With ``return_attention`` (explicit path) also returns ``{"regional": (B, G, h_r, P, P),
+        "dilated": (B, P, h_d, G, G)}`` (h_r = h_d = h/2 for multi-axis; a single-axis layer
+        returns only its own key, with all h heads): regional maps per block over the positions
+        in it, dilated maps per in-block offset over the blocks; rows sum to 1.
         """
         b, g, p, c = x.shape
         h, d = self.num_heads, self.head_dim
-        half = h // 2
+        hr, hd = self.regional_heads, h - self.regional_heads
         explicit = explicit or return_attention
         q = self.q(x).view(b, g, p, h, d)
         k, v = self.k(x), self.v(x)  # (B, G, P, d)
+        outputs, maps = [], {}
 
-        # Regional heads: attention over the P tokens of a block, batched over (B, G).
-        o_reg, a_reg = multi_query_attention(
-            q[..., :half, :].reshape(b * g, p, half, d), k.reshape(b * g, p, d), v.reshape(b * g, p, d),
-            self.scale, explicit,
-        )  # (B*G, P, h/2, d)
-        o_reg = o_reg.view(b, g, p, half, d)
+        if hr:  # regional heads: attention over the P tokens of a block, batched over (B, G)
+            o_reg, a_reg = multi_query_attention(
+                q[..., :hr, :].reshape(b * g, p, hr, d), k.reshape(b * g, p, d), v.reshape(b * g, p, d),
+                self.scale, explicit,
+            )  # (B*G, P, h_r, d)
+            outputs.append(o_reg.view(b, g, p, hr, d))
+            if return_attention:
+                maps["regional"] = a_reg.view(b, g, hr, p, p)
 
-        # Dilated heads: attention over the G blocks at one offset, batched over (B, P).
-        o_dil, a_dil = multi_query_attention(
-            q[..., half:, :].transpose(1, 2).reshape(b * p, g, half, d),
-            k.transpose(1, 2).reshape(b * p, g, d),
-            v.transpose(1, 2).reshape(b * p, g, d),
-            self.scale, explicit,
-        )  # (B*P, G, h/2, d)
-        o_dil = o_dil.view(b, p, g, half, d).transpose(1, 2)  # (B, G, P, h/2, d)
+        if hd:  # dilated heads: attention over the G blocks at one offset, batched over (B, P)
+            o_dil, a_dil = multi_query_attention(
+                q[..., hr:, :].transpose(1, 2).reshape(b * p, g, hd, d),
+                k.transpose(1, 2).reshape(b * p, g, d),
+                v.transpose(1, 2).reshape(b * p, g, d),
+                self.scale, explicit,
+            )  # (B*P, G, h_d, d)
+            outputs.append(o_dil.view(b, p, g, hd, d).transpose(1, 2))  # (B, G, P, h_d, d)
+            if return_attention:
+                maps["dilated"] = a_dil.view(b, p, hd, g, g)
 
-        y = self.proj(torch.cat([o_reg, o_dil], dim=3).reshape(b, g, p, c))
-        if return_attention:
-            return y, {"regional": a_reg.view(b, g, half, p, p), "dilated": a_dil.view(b, p, half, g, g)}
-        return y
+        o = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=3)  # (B, G, P, h, d)
+        y = self.proj(o.reshape(b, g, p, c))
+        return (y, maps) if return_attention else y
 
 
 class GlobalAttention(_MultiQueryProjections):

@@ -17,6 +17,10 @@ Generator, as in the official TensorFlow code:
 * Pre-norm blocks, batch norm over (batch x tokens, C) with Keras' defaults, GELU MLPs of
   4x width, multi-query attention, truncated-normal(0.02) initialisation, no dropout.
 
+Ablations (the paper's Table 5): ``attention="regional"`` / ``"dilated"`` give every head of the
+attention stages one axis of multi-axis attention, ``"global"`` attends over all tokens, and
+``cross_attention=False`` removes the cross-attention layers (the latent tokens then go unused).
+
 Decoder mode: ``G.decode(grid_tokens, latent_tokens)`` runs the stages on tokens from any
 encoder; ``G(z)`` is ``G.decode(*G.tokens(z))``.
 """
@@ -43,7 +47,14 @@ from ..layers.hit_blocks import (
     trunc_normal_,
     trunc_normal_init_,
 )
-from ..layers.multi_axis import CrossAttention, GlobalAttention, MultiAxisAttention, block_images, unblock_images
+from ..layers.multi_axis import (
+    AXES,
+    CrossAttention,
+    GlobalAttention,
+    MultiAxisAttention,
+    block_images,
+    unblock_images,
+)
 from .base import Discriminator, Generator
 from .registry import Family, register_family, register_preset
 
@@ -73,7 +84,7 @@ ARCH: dict[int, dict[str, list]] = {
         heads=[16, 8, 4, 4, 4, 4, 4, 4], block_sizes=[4, 4, 8, 8, None, None, None, None],
     ),
 }
-ATTENTION_KINDS = ("multi_axis", "global")
+ATTENTION_KINDS = (*AXES, "global")  # AXES: the blocked kinds, "multi_axis", "regional", "dilated"
 
 
 @dataclass
@@ -94,7 +105,8 @@ class HiTConfig:
     block_sizes: list[int | None] | None = None
     num_latents: int = 16
     mlp_ratio: int = 4
-    attention: str = "multi_axis"  # "global": attention stages attend over all tokens (ablation)
+    attention: str = "multi_axis"  # ablations: "regional" | "dilated" (all heads one axis) | "global" (all tokens)
+    cross_attention: bool = True  # False: no cross-attention to the latent tokens (ablation)
     norm_momentum: float = KERAS_BN_MOMENTUM
     d_channel_base: int = 16384
     d_channel_max: int = 512
@@ -125,6 +137,8 @@ class HiTConfig:
             raise ValueError(f"num_classes must be an integer >= 0 (0 = unconditional), got {self.num_classes!r}")
         if self.attention not in ATTENTION_KINDS:
             raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {self.attention!r}")
+        if not isinstance(self.cross_attention, bool):
+            raise ValueError(f"cross_attention must be true or false, got {self.cross_attention!r}")
         for i, (w, d, h, b) in enumerate(zip(self.widths, self.depths, self.heads, self.block_sizes)):
             size = GRID * 2**i
             if w < 1 or w % h:
@@ -139,6 +153,9 @@ class HiTConfig:
                         f"stage {i} ({size} px): multi-axis attention needs an even number of heads ({h}) "
                         f"and a block size dividing {size} (got {b})"
                     )
+                if self.attention in AXES and (b < 1 or size % b):
+                    raise ValueError(f"stage {i} ({size} px): {self.attention} attention needs a block size "
+                                     f"dividing {size} (got {b})")
 
     def to_dict(self) -> dict[str, Any]:
         return {"family": "hit", **dataclasses.asdict(self)}
@@ -148,14 +165,14 @@ class HiTConfig:
 
 
 class SelfAttentionLayer(nn.Module):
-    """``t = t + attn(norm(t)); t = mlp(t)``, multi-axis on blocked tokens (B, G, P, C) or
-    global on flat tokens (B, N, C)."""
+    """``t = t + attn(norm(t)); t = mlp(t)``, multi-axis (or one of its axes) on blocked tokens
+    (B, G, P, C), or global on flat tokens (B, N, C)."""
 
     def __init__(self, dim: int, heads: int, block_size: int, attention: str, mlp_ratio: int, momentum: float):
         super().__init__()
         self.norm = TokenBatchNorm(dim, momentum=momentum)
-        if attention == "multi_axis":
-            self.attn: nn.Module = MultiAxisAttention(dim, heads, block_size)
+        if attention in AXES:
+            self.attn: nn.Module = MultiAxisAttention(dim, heads, block_size, axes=attention)
         else:
             self.attn = GlobalAttention(dim, heads)
         self.mlp = MLP(dim, mlp_ratio, momentum)
@@ -183,15 +200,18 @@ class CrossAttentionLayer(nn.Module):
 
 
 class HiTStage(nn.Module):
-    """One resolution: position embedding, cross-attention to the latents, then its layers."""
+    """One resolution: position embedding, cross-attention to the latents (unless ``cross`` is
+    off), then its layers."""
 
     def __init__(self, size: int, dim: int, latent_dim: int, depth: int, heads: int,
-                 block_size: int | None, attention: str, mlp_ratio: int, momentum: float) -> None:
+                 block_size: int | None, attention: str, mlp_ratio: int, momentum: float,
+                 cross: bool = True) -> None:
         super().__init__()
         self.size, self.dim, self.block_size = size, dim, block_size
         self.kind = "mlp" if block_size is None else attention
+        self.blocked = self.kind in AXES  # tokens are kept in the blocked layout (B, G, P, C)
         self.pos = PositionEmbedding(size, size, dim)
-        self.cross = CrossAttentionLayer(dim, latent_dim, heads, mlp_ratio, momentum)
+        self.cross = CrossAttentionLayer(dim, latent_dim, heads, mlp_ratio, momentum) if cross else None
         self.layers = nn.ModuleList(
             MLP(dim, mlp_ratio, momentum) if block_size is None
             else SelfAttentionLayer(dim, heads, block_size, attention, mlp_ratio, momentum)
@@ -205,11 +225,13 @@ class HiTStage(nn.Module):
         """x (B, H, W, C), latents (B, M, C0) -> (B, H, W, C) and, if asked, this stage's attention maps."""
         x = self.pos(x)
         b, height, width, c = x.shape
-        if self.kind == "multi_axis":
+        if self.blocked:
             t = block_images(x, self.block_size)  # (B, G, P, C), blocked once for the whole stage
         else:
             t = x.reshape(b, height * width, c)  # (B, N, C)
-        t, cross = self.cross(t, latents, return_attention)
+        cross = None
+        if self.cross is not None:
+            t, cross = self.cross(t, latents, return_attention)
         layer_maps = []
         for layer in self.layers:
             if isinstance(layer, SelfAttentionLayer):
@@ -217,16 +239,19 @@ class HiTStage(nn.Module):
                 layer_maps.append(maps)
             else:
                 t = layer(t)
-        if self.kind == "multi_axis":
+        if self.blocked:
             x = unblock_images(t, width // self.block_size, self.block_size)
         else:
             x = t.view(b, height, width, c)
         if not return_attention:
             return x, None
+        if cross is None:
+            return x, {"size": self.size, "kind": self.kind, "block_size": self.block_size, "cross": None,
+                       "layers": layer_maps}
         # Cross-attention maps back in image layout: (B, h, N, M) -> (B, h, H, W, M).
         heads, m = cross.shape[1], cross.shape[-1]
         cross = cross.permute(0, 2, 1, 3)  # (B, N, h, M) in the token order of t
-        if self.kind == "multi_axis":
+        if self.blocked:
             g, p = t.shape[1], t.shape[2]
             cross = unblock_images(cross.reshape(b, g, p, heads * m), width // self.block_size, self.block_size)
         cross = cross.reshape(b, height, width, heads, m).permute(0, 3, 1, 2, 4)
@@ -254,7 +279,7 @@ class HiTGenerator(Generator):
         n = len(cfg.widths)
         self.stages = nn.ModuleList(
             HiTStage(GRID * 2**i, cfg.widths[i], c0, cfg.depths[i], cfg.heads[i], cfg.block_sizes[i],
-                     cfg.attention, cfg.mlp_ratio, momentum)
+                     cfg.attention, cfg.mlp_ratio, momentum, cross=cfg.cross_attention)
             for i in range(n)
         )
         self.upsamples = nn.ModuleList(PixelShuffleUp(cfg.widths[i], cfg.widths[i + 1]) for i in range(n - 1))
@@ -283,9 +308,9 @@ class HiTGenerator(Generator):
         """Run the stages on a token grid (B, 8, 8, C0) and latent tokens (B, M, C0), M any.
 
         Returns images (B, 3, R, R); with ``return_attention`` also one dict of attention
-        maps per stage (explicit path): ``cross`` (B, h, H, W, M) and, per self-attention
-        layer, ``{"regional": (B, G, h/2, P, P), "dilated": (B, P, h/2, G, G)}`` (multi-axis)
-        or (B, h, N, N) (global).
+        maps per stage (explicit path): ``cross`` (B, h, H, W, M) (None without cross-attention)
+        and, per self-attention layer, ``{"regional": (B, G, h/2, P, P), "dilated": (B, P, h/2, G, G)}``
+        (multi-axis; one of the two keys, with all h heads, for a single axis) or (B, h, N, N) (global).
         """
         if grid.dim() != 4 or grid.shape[1:] != (GRID, GRID, self.grid_dim):
             raise ValueError(

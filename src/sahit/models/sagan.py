@@ -2,7 +2,8 @@
 
 The backbone follows SNGAN (32 px) and BigGAN / the official SAGAN code (64-256 px): channel
 widths are ``width * multiplier`` from the tables below, attention sits after every block
-whose output size is listed in ``attn_res``.
+whose output size is listed in ``attn_res``. ``attn_block="residual"`` puts a residual block with
+the same parameter count at those places instead (the control of the paper's Table 1).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import nn
 from ..layers.attention import SelfAttention2d
 from ..layers.blocks import DiscriminatorBlock, GeneratorBlock
 from ..layers.normalization import BatchNorm2d
-from ..layers.spectral import SpectralNormFactory
+from ..layers.spectral import SpectralNormFactory, maybe_spectral_norm
 from .base import Discriminator, Generator
 from .registry import Family, register_family, register_preset
 
@@ -36,6 +37,7 @@ D_ARCH: dict[int, tuple[list[int], list[bool]]] = {
     128: ([1, 2, 4, 8, 16, 16], [True] * 5 + [False]),
     256: ([1, 2, 4, 8, 8, 16, 16], [True] * 6 + [False]),
 }
+ATTN_BLOCKS = ("attention", "residual")
 
 
 @dataclass
@@ -56,6 +58,7 @@ class SAGANConfig:
     attn_pool_kv: bool = True
     attn_value_ratio: float = 0.5
     attn_key_ratio: float = 0.125
+    attn_block: str = "attention"  # "residual": a parameter-matched residual block in attention's place
 
     def __post_init__(self) -> None:
         if self.resolution not in G_ARCH:
@@ -68,6 +71,8 @@ class SAGANConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not isinstance(self.num_classes, int) or self.num_classes < 0:
             raise ValueError(f"num_classes must be an integer >= 0 (0 = unconditional), got {self.num_classes!r}")
+        if self.attn_block not in ATTN_BLOCKS:
+            raise ValueError(f"attn_block must be one of {ATTN_BLOCKS}, got {self.attn_block!r}")
         if self.attn_res is not None:
             self.g_attn_res = list(self.attn_res)
             self.d_attn_res = list(self.attn_res)
@@ -105,15 +110,51 @@ def _check_attn_res(values: list[int], sizes: list[int], net: str) -> list[int]:
     return values
 
 
-def _attention(channels: int, cfg: SAGANConfig, spectral_norm: bool) -> SelfAttention2d:
-    return SelfAttention2d(
-        channels,
-        pool_kv=cfg.attn_pool_kv,
-        value_ratio=cfg.attn_value_ratio,
-        key_ratio=cfg.attn_key_ratio,
-        spectral_norm=spectral_norm,
-        n_power_iterations=cfg.n_power_iterations,
-    )
+def _attention(channels: int, cfg: SAGANConfig, spectral_norm: bool) -> nn.Module:
+    """The block that goes where attention is asked for: SelfAttention2d, or its residual control."""
+
+    def attention(spectral_norm: bool) -> SelfAttention2d:
+        return SelfAttention2d(
+            channels,
+            pool_kv=cfg.attn_pool_kv,
+            value_ratio=cfg.attn_value_ratio,
+            key_ratio=cfg.attn_key_ratio,
+            spectral_norm=spectral_norm,
+            n_power_iterations=cfg.n_power_iterations,
+        )
+
+    if cfg.attn_block == "residual":
+        with torch.device("meta"):  # only counted, never run
+            n = sum(p.numel() for p in attention(False).parameters())
+        return ParamMatchedResidual(channels, n, spectral_norm, cfg.n_power_iterations)
+    return attention(spectral_norm)
+
+
+class ParamMatchedResidual(nn.Module):
+    """A residual block with a given parameter count: the control for attention in SAGAN's Table 1.
+
+    ``y = x + gamma * conv1x1(relu(conv3x3(relu(x))))`` (convs without bias, ``gamma`` = 0 at start
+    like attention's, so both start as the identity). The hidden width m makes the block's
+    10*C*m + 1 parameters match ``n_params`` as closely as possible; for SAGAN's attention with
+    keys at C/8 and values at C/2 (1.25*C^2 + 1 parameters) that is m = C/8, an exact match.
+    Unlike attention it only sees a 3x3 neighbourhood.
+    """
+
+    def __init__(self, channels: int, n_params: int, spectral_norm: bool = True, n_power_iterations: int = 1) -> None:
+        super().__init__()
+        self.channels = channels
+        self.hidden = max(1, round((n_params - 1) / (10 * channels)))
+        self.conv1 = maybe_spectral_norm(nn.Conv2d(channels, self.hidden, 3, padding=1, bias=False),
+                                         spectral_norm, n_power_iterations)
+        self.conv2 = maybe_spectral_norm(nn.Conv2d(self.hidden, channels, 1, bias=False),
+                                         spectral_norm, n_power_iterations)
+        self.gamma = nn.Parameter(torch.zeros(()))
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, hidden={self.hidden}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.gamma * self.conv2(F.relu(self.conv1(F.relu(x))))  # (B, C, H, W)
 
 
 class SAGANGenerator(Generator):

@@ -1,0 +1,501 @@
+"""Shared runner of the paper reproductions in ``experiments/``: arms, runs, evaluation, one JSON.
+
+An experiment is a list of *arms*; an arm is a name, a ``sahit train`` preset and ``key=value``
+overrides. Every (arm, seed) trains in its own run folder ``OUT/EXPERIMENT/ARM/seedS`` through
+``python -m sahit train`` in a subprocess, one after the other:
+
+* a run that finished (its ``summary.json`` is at the arm's step count) is not started again;
+  an interrupted one resumes from its last checkpoint (the trainer does that by itself);
+* Ctrl-C or SIGTERM reaches the trainer as one SIGTERM: it saves a checkpoint, then the runner
+  stops; the next invocation carries on from there;
+* every run logs FID every ``steps / eval_points`` steps (the trainer's ``eval_every``) with a
+  domain feature extractor fitted once per data set (cached in ``OUT/features``; reference
+  statistics in ``OUT/cache``);
+* after training, the final EMA generator is evaluated once (cached in the run folder by the
+  hash of its weights): FID and ``symmetry_error`` (0 on the built-in data, whose images are all
+  mirror-symmetric) of ``eval_n`` samples;
+* an arm with a wall-clock budget (``Arm.seconds``) gets ``seconds / step time`` steps, the step
+  time measured once on a few steps in this process (cached in ``OUT/EXPERIMENT/probes.json``);
+* after every run the experiment's JSON is rewritten atomically: per-arm per-seed numbers, the
+  mean and seed-to-seed spread, the budget, wall times, torch version and CPU. ``"complete"`` is
+  true once every run is in; a run that failed (e.g. diverged past the trainer's rollbacks) is
+  recorded as such, and not retried by later invocations unless ``--retry-failed``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+EXPERIMENTS = Path(__file__).resolve().parent
+RESULTS = EXPERIMENTS / "results"
+RUNS = EXPERIMENTS / "runs"
+EVAL_SEED = 12345  # the same noise for every final evaluation
+PROBE_STEPS = 6  # timed steps per probe, after 2 warm-up steps
+
+
+@dataclass
+class Arm:
+    """One configuration of an experiment: ``sahit train --preset PRESET OVERRIDES... seed=S``."""
+
+    name: str  # folder name and JSON key
+    preset: str
+    overrides: list[str]
+    label: str  # one line for tables and plots
+    seconds: float | None = None  # train for this wall-clock budget instead of the experiment's steps
+    notes: dict[str, Any] = field(default_factory=dict)  # extra facts for the JSON (e.g. the paper's number)
+
+
+def sagan_overrides(width: int) -> list[str]:
+    """The small SAGAN all experiments share: the sagan-cifar10 preset (SNGAN backbone, hinge loss, TTUR)
+    at width ``width`` for G and D, a short EMA (a run is a few thousand steps, not 100k) and
+    channels_last (faster on CPU)."""
+    return [f"model.g_width={width}", f"model.d_width={width}", "ema_decay=0.99", "ema_start=0",
+            "channels_last=true"]
+
+
+def add_common_args(parser: argparse.ArgumentParser, name: str, steps: int, seeds: list[int], eval_points: int,
+                    batch_size: int = 32, eval_n: int = 2000) -> None:
+    """The flags every experiment script has."""
+    parser.add_argument("--steps", type=int, default=steps, help=f"G steps per run (default {steps})")
+    parser.add_argument("--seeds", type=int, nargs="+", default=seeds, help=f"seeds (default {seeds})")
+    parser.add_argument("--batch-size", type=int, default=batch_size, help=f"batch size (default {batch_size})")
+    parser.add_argument("--eval-n", type=int, default=eval_n,
+                        help=f"samples (and reference images) for FID and symmetry error (default {eval_n})")
+    parser.add_argument("--eval-points", type=int, default=eval_points,
+                        help=f"FID evaluations during each run (default {eval_points}; 0: only at the end)")
+    parser.add_argument("--arms", default=None, help="comma-separated subset of the arms (default: all)")
+    parser.add_argument("--out", default=str(RUNS), help="results root: run folders, extractor, caches "
+                        "(default experiments/runs, git-ignored)")
+    parser.add_argument("--json", default=str(RESULTS / f"{name}.json"),
+                        help=f"result file (default experiments/results/{name}.json)")
+    parser.add_argument("--features-steps", type=int, default=200,
+                        help="training steps of the domain feature extractor (default 200, about a minute)")
+    parser.add_argument("--retry-failed", action="store_true", help="run again the runs that failed last time")
+
+
+def select_arms(arms: list[Arm], spec: str | None) -> list[Arm]:
+    if not spec:
+        return arms
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    known = {a.name: a for a in arms}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit(f"unknown arm(s) {', '.join(unknown)}; this experiment has {', '.join(known)}")
+    return [known[n] for n in names]
+
+
+# --------------------------------------------------------------------------------------- the runner
+
+
+def run_experiment(name: str, claim: str, arms: list[Arm], args: argparse.Namespace, budget: dict[str, Any],
+                   data: str = "builtin", resolution: int = 32) -> dict[str, Any]:
+    """Train and evaluate every (arm, seed) in turn, rewriting ``args.json`` after each; returns its content."""
+    arms = select_arms(arms, args.arms)
+    if args.steps < 1 or args.eval_n < 2 or args.eval_points < 0 or not args.seeds:
+        raise SystemExit("--steps must be >= 1, --eval-n >= 2, --eval-points >= 0, and --seeds non-empty")
+    root = Path(args.out).resolve()
+    started = time.perf_counter()
+    features = ensure_extractor(root, data, resolution, args.features_steps)
+    payload: dict[str, Any] = {
+        "experiment": name,
+        "claim": claim,
+        "complete": False,
+        "command": " ".join([Path(sys.argv[0]).name if sys.argv and sys.argv[0] else name, *sys.argv[1:]]),
+        "data": data,
+        "resolution": resolution,
+        "budget": {"steps": args.steps, "batch_size": args.batch_size, "seeds": list(args.seeds),
+                   "eval_n": args.eval_n, "eval_points": args.eval_points, **budget},
+        "extractor": {"path": os.path.relpath(features, root), **_extractor_info(features)},
+        "machine": machine(),
+        "arms": {},
+    }
+    for arm in arms:
+        payload["arms"][arm.name] = {"label": arm.label, "preset": arm.preset, "overrides": arm.overrides,
+                                     "seconds_budget": arm.seconds, **arm.notes, "runs": []}
+    for arm in arms:
+        for seed in args.seeds:
+            try:
+                record = run_arm(root, name, arm, seed, args, data, features)
+            except KeyboardInterrupt:
+                raise SystemExit(f"[{name}] interrupted: the running arm saved a checkpoint; "
+                                 f"run the same command again to carry on") from None
+            entry = payload["arms"][arm.name]
+            entry["runs"].append(record)
+            entry.update(summarize(entry["runs"]))
+            if "config" not in entry and record.get("config"):
+                entry["config"] = record.pop("config")
+            else:
+                record.pop("config", None)
+            payload["wall_seconds"] = round(time.perf_counter() - started, 1)
+            write_json_atomic(Path(args.json), payload)
+    payload["complete"] = True  # every run was attempted; failed ones are results too (see n_failed)
+    payload["n_failed"] = sum(r["status"] != "ok" for a in payload["arms"].values() for r in a["runs"])
+    payload["wall_seconds"] = round(time.perf_counter() - started, 1)
+    write_json_atomic(Path(args.json), payload)
+    print(f"[{name}] wrote {args.json}")
+    print(format_table(payload))
+    return payload
+
+
+def run_arm(root: Path, experiment: str, arm: Arm, seed: int, args: argparse.Namespace, data: str,
+            features: Path) -> dict[str, Any]:
+    """Train (or resume, or skip) one run, then evaluate it; returns its record for the JSON."""
+    run_dir = root / experiment / arm.name / f"seed{seed}"
+    record: dict[str, Any] = {"seed": seed, "run_dir": os.path.relpath(run_dir, root)}
+    steps = args.steps
+    if arm.seconds is not None:
+        probe = probe_step_time(root / experiment, arm, args, data)
+        steps = max(1, int(arm.seconds / probe["sec_per_step"]))
+        record.update(budget_seconds=arm.seconds, probe_sec_per_step=probe["sec_per_step"],
+                      probe_threads=probe["threads"])
+    record["steps"] = steps
+    overrides = run_overrides(arm, seed, steps, args, features)
+    tag = f"[{experiment}] {arm.name} seed {seed}"
+    failed_marker = run_dir / "experiment_failed.json"
+    if failed_marker.is_file() and args.retry_failed:
+        failed_marker.unlink()
+    if failed_marker.is_file() and json.loads(failed_marker.read_text()).get("steps") == steps:
+        print(f"{tag}: failed before, skipped (--retry-failed runs it again)")
+        return {**record, **json.loads(failed_marker.read_text()), "status": "failed"}
+    if finished(run_dir, steps):
+        print(f"{tag}: finished before, not retrained")
+        record["trained_now"] = False
+    else:
+        check_settings(run_dir, arm.preset, data, overrides, tag)
+        print(f"{tag}: training {steps} steps in {run_dir}", flush=True)
+        rc = train_subprocess(run_dir, arm.preset, data, overrides, root)
+        error = _last_line(run_dir / "experiment.log")
+        if rc >= 128 or rc < 0:  # the trainer was stopped by a signal (SIGINT/SIGTERM: after a checkpoint)
+            raise SystemExit(f"{tag}: training was interrupted ({error}); run the experiment again to resume")
+        if rc != 0 and not (run_dir / "config.yaml").is_file():  # refused before starting: a bad arm, not a result
+            raise SystemExit(f"{tag}: sahit train refused the arm's settings: {error}")
+        # Anything else (divergence past the trainer's rollbacks, a crash) is a result of the arm: recorded,
+        # skipped by later invocations unless --retry-failed, and the experiment goes on.
+        if rc != 0 or not finished(run_dir, steps):
+            print(f"{tag}: FAILED (exit code {rc}): {error}")
+            failure = {"steps": steps, "exit_code": rc, "error": error}
+            write_json_atomic(failed_marker, failure)
+            return {**record, **failure, "status": "failed"}
+        record["trained_now"] = True
+    record.update(run_facts(run_dir))
+    record.update(evaluate_run(run_dir, root, data, features, args.eval_n))
+    record["status"] = "ok"
+    print(f"{tag}: FID {record['fid']:.4g}, symmetry error {record['symmetry_error']:.4f}, "
+          f"{record['train_seconds']:.0f} s of training", flush=True)
+    return record
+
+
+def run_overrides(arm: Arm, seed: int, steps: int, args: argparse.Namespace, features: Path) -> list[str]:
+    """The arm's overrides plus the run's seed, budget, schedule and evaluation settings."""
+    eval_every = max(1, steps // args.eval_points) if args.eval_points else 0
+    return [
+        *arm.overrides,
+        f"seed={seed}",
+        f"steps={steps}",
+        f"batch_size={args.batch_size}",
+        f"ckpt_every={max(1, steps // 5)}",  # an interruption loses at most a fifth of the run
+        f"sample_every={max(1, steps // 2)}",
+        f"log_every={max(1, min(25, steps // 10))}",
+        f"eval_every={eval_every}",
+        f"eval_n={args.eval_n}",
+        f"eval_features={features}",
+        "progress=false",
+    ]
+
+
+def check_settings(run_dir: Path, preset: str, data: str, overrides: list[str], tag: str) -> None:
+    """Stop before training if ``sahit train`` would refuse the arm: a bad setting, or a run already in
+    ``run_dir`` made with other settings (a budget other than --steps changed: use another --out)."""
+    from sahit.training.config import ConfigError
+    from sahit.training.run import prepare_run
+
+    try:
+        prepare_run(preset, out=run_dir, data=data, overrides=overrides)
+    except ConfigError as exc:
+        raise SystemExit(f"{tag}: {exc}") from None
+
+
+def train_subprocess(run_dir: Path, preset: str, data: str, overrides: list[str], root: Path) -> int:
+    """``python -m sahit train`` into ``run_dir`` (output appended to run_dir/experiment.log); its exit code.
+
+    The trainer runs in its own session, so a Ctrl-C at the terminal reaches only this process, which
+    passes one SIGTERM on (the trainer then checkpoints and exits) and stops after it.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "sahit", "train", "--preset", preset, "--data", data, "--out", str(run_dir),
+           *overrides]
+    env = {**os.environ, "SAHIT_CACHE": str(root / "cache")}
+    start = time.perf_counter()
+
+    def interrupt(signum: int, frame: Any) -> None:  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    with open(run_dir / "experiment.log", "a") as log:
+        log.write(f"\n$ {' '.join(cmd)}\n")
+        log.flush()
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        previous = signal.signal(signal.SIGTERM, interrupt)
+        try:
+            rc = proc.wait()
+        except KeyboardInterrupt:
+            proc.send_signal(signal.SIGTERM)  # the trainer saves a checkpoint and exits
+            proc.wait()
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            with open(run_dir / "experiment_sessions.jsonl", "a") as sessions:
+                sessions.write(json.dumps({"seconds": round(time.perf_counter() - start, 2),
+                                           "exit_code": proc.returncode}) + "\n")
+    return rc
+
+
+def finished(run_dir: Path, steps: int) -> bool:
+    """The trainer's own test: summary.json written at ``steps`` (after the export)."""
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return summary.get("step") == steps and (run_dir / "export" / "config.json").is_file()
+
+
+def run_facts(run_dir: Path) -> dict[str, Any]:
+    """Wall time, step time, sessions, FID curve and parameter counts of a finished run."""
+    import yaml
+
+    sessions = _read_jsonl(run_dir / "experiment_sessions.jsonl")
+    log = _read_jsonl(run_dir / "log.jsonl")
+    rates = [r["it_per_s"] for r in log if r.get("it_per_s")]
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    return {
+        "train_seconds": round(sum(s["seconds"] for s in sessions), 1),  # subprocess wall time, all sessions
+        "sessions": len(sessions),
+        "sec_per_step": round(1 / statistics.median(rates), 4) if rates else None,
+        "fid_curve": fid_curve(log),
+        **parameter_counts(config),
+        "config": config,
+    }
+
+
+def fid_curve(log: list[dict[str, Any]]) -> list[list[float]]:
+    """[[step, FID], ...] from the trainer's log; a step evaluated again after a resume keeps its last value."""
+    by_step = {int(r["step"]): float(r["fid"]) for r in log if "fid" in r}
+    return [[s, by_step[s]] for s in sorted(by_step)]
+
+
+def parameter_counts(config: dict[str, Any]) -> dict[str, int]:
+    from sahit.models import build
+
+    G, D = build(config["model"], **config.get("model_args", {}))
+    return {"g_params": sum(p.numel() for p in G.parameters()), "d_params": sum(p.numel() for p in D.parameters())}
+
+
+# ------------------------------------------------------------------------------------ evaluation
+
+
+def ensure_extractor(root: Path, data: str, resolution: int, steps: int) -> Path:
+    """A domain feature extractor for ``data`` at ``resolution``, fitted once and kept in ROOT/features."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", data).strip("_")
+    folder = root / "features" / f"{safe}-{resolution}px-{steps}steps"
+    if (folder / "config.json").is_file() and (folder / "model.safetensors").is_file():
+        return folder
+    from sahit.data import make_dataset
+    from sahit.metrics import fit_domain_extractor, save_domain_extractor
+
+    print(f"fitting a domain feature extractor on {data} ({resolution}px, {steps} steps) into {folder}", flush=True)
+    dataset = make_dataset(data, resolution, train=True)
+    extractor = fit_domain_extractor(dataset, int(dataset.num_classes), resolution, steps=steps, progress=False,
+                                     data_name=data)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
+    save_domain_extractor(extractor, tmp)
+    os.replace(tmp, folder)  # another process may not see half an extractor
+    return folder
+
+
+def _extractor_info(folder: Path) -> dict[str, Any]:
+    from sahit.metrics import load_domain_extractor
+
+    extractor = load_domain_extractor(folder)
+    return {"weights_hash": extractor.weights_hash, "feature_dim": extractor.feature_dim, "info": extractor.info}
+
+
+def evaluate_run(run_dir: Path, root: Path, data: str, features: Path, n: int) -> dict[str, Any]:
+    """FID and symmetry error of ``n`` samples of the run's EMA generator; cached by the weights' hash."""
+    weights = run_dir / "export" / "generator_ema.safetensors"
+    if not weights.is_file():
+        weights = run_dir / "export" / "generator.safetensors"
+    key = {"weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "eval_n": n, "eval_seed": EVAL_SEED,
+           "extractor": str(features.name)}
+    cache = run_dir / "experiment_eval.json"
+    if cache.is_file():
+        stored = json.loads(cache.read_text())
+        if stored.get("key") == key:
+            return stored["result"]
+    import torch
+
+    import sahit
+    from sahit.data import symmetry_error
+    from sahit.metrics import cached_reference_stats, evaluate_features, extract_features, load_domain_extractor
+
+    start = time.perf_counter()
+    G = sahit.load(run_dir)  # the EMA generator
+    extractor = load_domain_extractor(features)
+    reference = cached_reference_stats(data, G.resolution, extractor, n=n, cache_dir=root / "cache" / "stats",
+                                       progress=False)
+    with torch.no_grad():
+        images = G.sample(n, seed=EVAL_SEED)  # (n, 3, R, R) in [-1, 1], classes balanced
+        fake = extract_features(((images[i : i + 100], None) for i in range(0, n, 100)), extractor,
+                                keep_features=n <= extractor.feature_dim, progress=False)
+    fid = evaluate_features(reference, fake, extractor, ("fid",))["fid"]
+    result = {"fid": fid.value, "symmetry_error": symmetry_error(images), "eval_n": n,
+              "reference_n": fid.n_reference, "eval_seconds": round(time.perf_counter() - start, 1)}
+    write_json_atomic(cache, {"key": key, "result": result})
+    return result
+
+
+# ----------------------------------------------------------------------------- wall-clock budgets
+
+
+def probe_step_time(folder: Path, arm: Arm, args: argparse.Namespace, data: str) -> dict[str, Any]:
+    """Seconds per training step of ``arm`` (median of a few steps after warm-up), measured once.
+
+    The probe runs in this process with the trainer's own ``train_step`` (no checkpoints, no
+    evaluation), with as many threads as the training subprocess will have. Cached in
+    ``folder/probes.json`` under the arm's name and settings, so that a resumed experiment keeps
+    the step count it chose the first time.
+    """
+    import torch
+
+    from sahit.training.loop import Trainer
+    from sahit.training.run import prepare_run
+
+    overrides = [*arm.overrides, f"batch_size={args.batch_size}", "seed=0", "progress=false"]
+    key = json.dumps({"preset": arm.preset, "overrides": overrides, "data": data})
+    path = folder / "probes.json"
+    probes = json.loads(path.read_text()) if path.is_file() else {}
+    if key in probes:
+        return probes[key]
+    with tempfile.TemporaryDirectory() as tmp, torch.random.fork_rng(devices=[]):
+        cfg, run_dir = prepare_run(arm.preset, out=Path(tmp) / "probe", data=data, overrides=overrides)
+        trainer = Trainer(cfg, run_dir)
+        batches = trainer.batches()
+        times = []
+        for i in range(2 + PROBE_STEPS):
+            t0 = time.perf_counter()
+            trainer.train_step(batches)
+            if i >= 2:
+                times.append(time.perf_counter() - t0)
+        trainer.dist.close()
+    probe = {"arm": arm.name, "sec_per_step": round(statistics.median(times), 5), "steps_timed": PROBE_STEPS,
+             "threads": torch.get_num_threads(), "loadavg": _loadavg()}
+    print(f"[probe] {arm.name}: {probe['sec_per_step']:.4f} s per step ({probe['threads']} threads)", flush=True)
+    probes[key] = probe
+    write_json_atomic(path, probes)
+    return probe
+
+
+# ------------------------------------------------------------------------------------ the JSON
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and seed-to-seed spread (sample std, min, max) of every number, over the runs that finished."""
+    ok = [r for r in runs if r.get("status") == "ok"]
+    out: dict[str, Any] = {"n_ok": len(ok), "n_failed": len(runs) - len(ok)}
+    for metric in ("fid", "symmetry_error", "train_seconds", "sec_per_step", "steps"):
+        values = [float(r[metric]) for r in ok if r.get(metric) is not None and math.isfinite(float(r[metric]))]
+        if values:
+            out[metric] = {"mean": statistics.fmean(values),
+                           "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                           "min": min(values), "max": max(values), "n": len(values)}
+    return out
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=_jsonable) + "\n")
+    os.replace(tmp, path)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def format_table(payload: dict[str, Any]) -> str:
+    rows = [("arm", "FID", "+-", "symmetry", "+-", "steps", "s/run", "runs")]
+    for name, arm in payload["arms"].items():
+        fid, sym = arm.get("fid", {}), arm.get("symmetry_error", {})
+        rows.append((name, _f(fid.get("mean"), 4), _f(fid.get("std"), 4), _f(sym.get("mean"), 4), _f(sym.get("std"), 4),
+                     _f(arm.get("steps", {}).get("mean"), 0), _f(arm.get("train_seconds", {}).get("mean"), 0),
+                     f"{arm['n_ok']} ok" + (f", {arm['n_failed']} failed" if arm.get("n_failed") else "")))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def _f(value: float | None, digits: int = 2) -> str:
+    """``digits`` significant digits (0: a whole number)."""
+    if value is None:
+        return ""
+    return f"{value:.0f}" if digits == 0 else f"{value:.{digits}g}"
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers depend on: torch version, threads, CPU model and cores, load."""
+    import torch
+
+    info: dict[str, Any] = {"torch": torch.__version__, "python": platform.python_version(),
+                            "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+                            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+                            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        info["cpu_model"] = next((ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines()
+                                  if ln.startswith("model name")), platform.processor() or platform.machine())
+    except OSError:
+        info["cpu_model"] = platform.processor() or platform.machine()
+    info["loadavg_at_start"] = _loadavg()
+    return info
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue  # a line cut by a kill
+    return out
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:500] if lines else ""

@@ -1,0 +1,114 @@
+"""Figures of the reproduction results: one bar chart per experiment, FID-over-training curves.
+
+For every experiment JSON (experiments/results/*.json by default): ``repro-NAME.png``, final FID
+and symmetry error per arm (bar: mean over seeds, error bar: seed-to-seed standard deviation,
+dots: the seeds). For experiments in CURVES: ``repro-NAME-fid.png``, FID over G steps per arm
+(thin: each seed, thick: their mean).
+
+Run:    python experiments/plot.py                       (writes docs/repro-*.png)
+        python experiments/plot.py results/a.json --out /tmp/figs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+EXPERIMENTS = Path(__file__).resolve().parent
+CURVES = ("stabilization",)  # experiments whose point is how FID moves during training
+METRICS = (("fid", "FID (domain features, lower is better)"), ("symmetry_error", "symmetry error (real: 0)"))
+
+
+def _values(arm: dict[str, Any], metric: str) -> list[float]:
+    return [r[metric] for r in arm["runs"] if r.get("status") == "ok" and r.get(metric) is not None]
+
+
+def bar_chart(payload: dict[str, Any], path: Path) -> Path:
+    """Final FID and symmetry error per arm: mean, seed-to-seed std, each seed."""
+    arms = payload["arms"]
+    names = list(arms)
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(3.2 + 0.55 * len(names) * len(METRICS), 3.4), dpi=100)
+    for ax, (metric, title) in zip(axes, METRICS):
+        for i, name in enumerate(names):
+            values = _values(arms[name], metric)
+            if not values:  # every seed failed
+                ax.text(i, 0, "failed", ha="center", va="bottom", rotation=90, fontsize=8, color="tab:red")
+                continue
+            summary = arms[name].get(metric, {})
+            ax.bar(i, summary.get("mean", sum(values) / len(values)), yerr=summary.get("std", 0.0) or None,
+                   color=f"C{i % 10}", alpha=0.75, capsize=3)
+            ax.plot([i] * len(values), values, "k.", markersize=4)
+        ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(axis="y", labelsize=8)
+    budget = payload.get("budget", {})
+    seeds = budget.get("seeds", [])
+    fig.suptitle(f"{payload['experiment']}: {budget.get('steps')} steps, batch {budget.get('batch_size')}, "
+                 f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}"
+                 + ("" if payload.get("complete") else " (incomplete)"), fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def fid_curves(payload: dict[str, Any], path: Path) -> Path | None:
+    """FID over G steps per arm: each seed thin, the mean over seeds (at steps all seeds have) thick."""
+    arms = {name: [r["fid_curve"] for r in arm["runs"] if r.get("status") == "ok" and r.get("fid_curve")]
+            for name, arm in payload["arms"].items()}
+    if not any(len(c) >= 2 for curves in arms.values() for c in curves):
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    for i, (name, curves) in enumerate(arms.items()):
+        color = f"C{i % 10}"
+        for curve in curves:
+            ax.plot([s for s, _ in curve], [f for _, f in curve], color=color, alpha=0.3, linewidth=0.8)
+        common = sorted(set.intersection(*(set(s for s, _ in c) for c in curves))) if curves else []
+        if common:
+            mean = [sum(dict(map(tuple, c))[s] for c in curves) / len(curves) for s in common]
+            ax.plot(common, mean, color=color, linewidth=2, label=payload["arms"][name].get("label", name))
+    ax.set_xlabel("G steps", fontsize=9)
+    ax.set_ylabel("FID (domain features)", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.legend(fontsize=7)
+    ax.set_title(f"{payload['experiment']}: FID during training", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("json", nargs="*", help="experiment JSONs (default experiments/results/*.json)")
+    parser.add_argument("--out", default=str(EXPERIMENTS.parent / "docs"), help="folder for the PNGs (default docs)")
+    args = parser.parse_args(argv)
+    paths = [Path(p) for p in args.json] or sorted((EXPERIMENTS / "results").glob("*.json"))
+    if not paths:
+        raise SystemExit("no experiment JSONs found: run an experiment first (see docs/reproductions.md)")
+    written = []
+    for path in paths:
+        payload = json.loads(path.read_text())
+        name = payload["experiment"]
+        written.append(bar_chart(payload, Path(args.out) / f"repro-{name}.png"))
+        if name in CURVES:
+            curve = fid_curves(payload, Path(args.out) / f"repro-{name}-fid.png")
+            if curve is not None:
+                written.append(curve)
+    for p in written:
+        print(f"wrote {p}")
+    return written
+
+
+if __name__ == "__main__":
+    main()

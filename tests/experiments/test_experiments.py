@@ -1,0 +1,221 @@
+"""The paper-reproduction scripts in experiments/ on tiny budgets: every arm trains and is evaluated,
+a rerun skips finished runs, an interrupted run resumes, the plots are written."""
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sahit.training.config import config_from_dict, load_preset, merge, parse_overrides
+
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+SCRIPTS = ("attention_placement", "stabilization", "hit_ingredients")
+TINY = ["--steps", "4", "--seeds", "0", "--batch-size", "4", "--eval-n", "16", "--eval-points", "2",
+        "--features-steps", "2"]
+TINY_WIDTH = {"attention_placement": ["--width", "8"], "stabilization": ["--width", "8"],
+              "hit_ingredients": ["--width", "16", "--sagan-width", "8", "--seconds", "0.5"]}
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def load(name: str):
+    """Import experiments/NAME.py (and its ``common``) without leaving ``common`` in sys.modules."""
+    saved = sys.modules.pop("common", None)
+    sys.path.insert(0, str(EXPERIMENTS))
+    try:
+        spec = importlib.util.spec_from_file_location(f"experiments_{name}", EXPERIMENTS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(EXPERIMENTS))
+        sys.modules.pop("common", None)
+        if saved is not None:
+            sys.modules["common"] = saved
+
+
+def run(script: str, *args: str, timeout: float = 300) -> str:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(EXPERIMENTS / f"{script}.py"), *args], capture_output=True,
+                          text=True, env=env, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def experiment(script: str, tmp_path: Path, *extra: str) -> tuple[dict, str]:
+    out = run(script, *TINY, *TINY_WIDTH[script], "--out", str(tmp_path / "runs"),
+              "--json", str(tmp_path / f"{script}.json"), *extra)
+    return json.loads((tmp_path / f"{script}.json").read_text()), out
+
+
+def check_payload(payload: dict, arm_names: list[str]) -> None:
+    assert payload["complete"] and payload["n_failed"] == 0
+    assert list(payload["arms"]) == arm_names
+    assert payload["machine"]["torch"] and payload["machine"]["cpu_model"]
+    assert payload["budget"]["steps"] == 4 and payload["budget"]["seeds"] == [0]
+    for name, arm in payload["arms"].items():
+        (record,) = arm["runs"]
+        assert record["status"] == "ok", (name, record)
+        for key in ("fid", "symmetry_error", "train_seconds"):
+            assert math.isfinite(record[key]) and record[key] >= 0, (name, key, record[key])
+        assert math.isfinite(arm["fid"]["mean"]) and arm["fid"]["std"] == 0.0
+        assert record["g_params"] > 0 and record["d_params"] > 0
+        assert arm["config"]["seed"] == 0
+        if arm["seconds_budget"] is None:
+            assert record["steps"] == 4
+            assert [s for s, _ in record["fid_curve"]] == [2, 4]  # FID during training, eval_points 2
+        else:  # a wall-clock arm: steps from the measured step time
+            assert record["steps"] == max(1, int(arm["seconds_budget"] / record["probe_sec_per_step"]))
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_arm_is_a_valid_training_config(script):
+    """Every arm at the default and at the tiny sizes passes the trainer's own config validation."""
+    module = load(script)
+    sizes = {"attention_placement": [(32,), (8,)], "stabilization": [(32,), (8,)],
+             "hit_ingredients": [(128, 32, 200.0), (16, 8, 0.5)]}[script]
+    for size in sizes:
+        arms = module.arms(*size)
+        assert len({a.name for a in arms}) == len(arms)
+        for arm in arms:
+            overrides = parse_overrides([*arm.overrides, "seed=1", "steps=4", "batch_size=4"])
+            cfg = config_from_dict(merge(load_preset(arm.preset), overrides))
+            assert cfg.seed == 1
+
+
+def test_curves_and_spread():
+    common = load("common")
+    log = [{"step": 2, "fid": 9.0}, {"step": 3, "loss_d": 1.0}, {"step": 4, "fid": 8.0}, {"step": 4, "fid": 7.5}]
+    assert common.fid_curve(log) == [[2, 9.0], [4, 7.5]]  # step 4 evaluated again after a resume: the last
+    runs = [{"status": "ok", "fid": 10.0}, {"status": "ok", "fid": 12.0}, {"status": "failed"}]
+    summary = common.summarize(runs)
+    assert summary["fid"] == {"mean": 11.0, "std": math.sqrt(2.0), "min": 10.0, "max": 12.0, "n": 2}
+    assert summary["n_ok"] == 2 and summary["n_failed"] == 1
+
+
+def test_a_failed_run_is_recorded_and_not_retried_unless_asked(tmp_path, monkeypatch):
+    common = load("common")
+    calls = []
+
+    def fake_train(run_dir, preset, data, overrides, root):  # a trainer that starts, then diverges
+        calls.append(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text("model: quickstart\n")
+        (run_dir / "experiment.log").write_text("sahit train: error: training diverged: ...\n")
+        return 2
+
+    monkeypatch.setattr(common, "train_subprocess", fake_train)
+    monkeypatch.setattr(common, "check_settings", lambda *a: None)
+    monkeypatch.setattr(common, "ensure_extractor", lambda *a: tmp_path / "features")
+    monkeypatch.setattr(common, "_extractor_info", lambda *a: {})
+    args = argparse.Namespace(steps=4, seeds=[0], batch_size=4, eval_n=16, eval_points=0, arms=None,
+                              out=str(tmp_path / "runs"), json=str(tmp_path / "x.json"), features_steps=2,
+                              retry_failed=False)
+    arms = [common.Arm("a", "quickstart", [], "an arm")]
+    payload = common.run_experiment("exp", "a claim", arms, args, budget={})
+    (record,) = payload["arms"]["a"]["runs"]
+    assert payload["complete"] and payload["n_failed"] == 1
+    assert record["status"] == "failed" and "diverged" in record["error"] and len(calls) == 1
+    assert json.loads((tmp_path / "x.json").read_text())["arms"]["a"]["n_failed"] == 1
+    common.run_experiment("exp", "a claim", arms, args, budget={})
+    assert len(calls) == 1  # not retried
+    args.retry_failed = True
+    common.run_experiment("exp", "a claim", arms, args, budget={})
+    assert len(calls) == 2
+
+
+def test_stabilization_end_to_end_skip_resume_and_plot(tmp_path):
+    """Two arms (every arm of every script: the slow test below), run, rerun, killed and resumed, plotted."""
+    names = ["sn_d_5to1", "sn_gd_ttur"]
+    payload, _ = experiment("stabilization", tmp_path, "--arms", ",".join(names))
+    check_payload(payload, names)
+    arms = payload["arms"]
+    five, ttur = arms["sn_d_5to1"]["config"], arms["sn_gd_ttur"]["config"]
+    assert five["n_dis"] == 5 and not five["model_args"]["g_spectral_norm"] and five["lr_d"] == 1e-4
+    assert ttur["lr_d"] == 4e-4 and ttur["lr_g"] == 1e-4 and ttur["model_args"].get("g_spectral_norm", True)
+    runs = tmp_path / "runs" / "stabilization"
+    assert (tmp_path / "runs" / "features").is_dir() and (tmp_path / "runs" / "cache" / "stats").is_dir()
+
+    # A rerun trains nothing: no new session, summaries untouched.
+    before = {p: p.stat().st_mtime_ns for p in runs.glob("*/seed0/summary.json")}
+    sessions = {p: p.read_text() for p in runs.glob("*/seed0/experiment_sessions.jsonl")}
+    payload, out = experiment("stabilization", tmp_path, "--arms", ",".join(names))
+    assert out.count("not retrained") == 2 and "training 4 steps" not in out
+    assert {p: p.stat().st_mtime_ns for p in runs.glob("*/seed0/summary.json")} == before
+    assert {p: p.read_text() for p in runs.glob("*/seed0/experiment_sessions.jsonl")} == sessions
+    assert not any(r["trained_now"] for a in payload["arms"].values() for r in a["runs"])
+
+    # A run killed after its step-2 checkpoint (no later checkpoint, no summary, no export) resumes from step 2.
+    killed = runs / "sn_gd_ttur" / "seed0"
+    for ckpt in (killed / "checkpoints").glob("ckpt-*.pt"):
+        if int(ckpt.stem.split("-")[1]) > 2:
+            ckpt.unlink()
+    (killed / "summary.json").unlink()
+    shutil.rmtree(killed / "export")
+    payload, out = experiment("stabilization", tmp_path, "--arms", ",".join(names))
+    check_payload(payload, names)
+    summary = json.loads((killed / "summary.json").read_text())
+    assert summary["resumed"] and summary["steps_this_session"] == 2
+    assert out.count("not retrained") == 1
+    record = payload["arms"]["sn_gd_ttur"]["runs"][0]
+    assert record["trained_now"] and record["sessions"] == 2
+
+    run("plot", str(tmp_path / "stabilization.json"), "--out", str(tmp_path / "figs"))
+    for name in ("repro-stabilization.png", "repro-stabilization-fid.png"):
+        assert (tmp_path / "figs" / name).read_bytes()[:8] == PNG
+
+
+# Every arm of the two SAGAN scripts adds two minutes to the suite; their arms are validated by the
+# fast config test and their runner by the stabilization end-to-end test. Opt in with SAHIT_LONG_TESTS=1.
+LONG = pytest.mark.skipif(not os.environ.get("SAHIT_LONG_TESTS"), reason="set SAHIT_LONG_TESTS=1 to run")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script, names", [
+    pytest.param("stabilization", ["sn_d_1to1", "sn_d_5to1", "sn_gd_1to1", "sn_gd_ttur"], marks=LONG),
+    pytest.param("attention_placement", ["none", "attn8", "attn16", "attn32", "res8", "res16", "res32"], marks=LONG),
+    ("hit_ingredients", ["multi_axis", "regional", "dilated", "no_cross", "hit_time", "sagan_time"]),
+])
+def test_every_arm_of_every_script(tmp_path, script, names):
+    payload, _ = experiment(script, tmp_path)
+    check_payload(payload, names)
+    if script == "attention_placement":
+        assert payload["arms"]["res16"]["runs"][0]["g_params"] == payload["arms"]["attn16"]["runs"][0]["g_params"]
+        assert payload["arms"]["none"]["runs"][0]["g_params"] < payload["arms"]["attn16"]["runs"][0]["g_params"]
+    elif script == "hit_ingredients":
+        probes = json.loads((tmp_path / "runs" / "hit_ingredients" / "probes.json").read_text())
+        assert {p["arm"] for p in probes.values()} == {"hit_time", "sagan_time"}
+    run("plot", str(tmp_path / f"{script}.json"), "--out", str(tmp_path / "figs"))
+    assert (tmp_path / "figs" / f"repro-{script}.png").read_bytes()[:8] == PNG
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_runner_with_a_checkpoint_and_the_rerun_resumes(tmp_path):
+    args = [sys.executable, str(EXPERIMENTS / "stabilization.py"), *TINY, "--width", "8", "--steps", "400",
+            "--eval-points", "0", "--arms", "sn_gd_ttur", "--out", str(tmp_path / "runs"),
+            "--json", str(tmp_path / "s.json")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    ckpts = tmp_path / "runs" / "stabilization" / "sn_gd_ttur" / "seed0" / "checkpoints"
+    deadline = time.monotonic() + 120
+    while not list(ckpts.glob("ckpt-*.pt")) and time.monotonic() < deadline:  # the first checkpoint: step 80
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0, out
+    run_dir = ckpts.parent
+    assert not (run_dir / "summary.json").exists()
+    stopped_at = max(int(p.stem.split("-")[1]) for p in ckpts.glob("ckpt-*.pt"))
+    assert 0 < stopped_at < 400
+    run("stabilization", *args[2:])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["resumed"] and summary["steps_this_session"] == 400 - stopped_at

@@ -173,6 +173,14 @@ def test_global_attention_ablation(hit_G):
     np.testing.assert_allclose(panel.maps["global"][0], expected, rtol=1e-6)
 
 
+@pytest.mark.parametrize("overrides", [{"attention": "regional"}, {"attention": "dilated"}, {"cross_attention": False}])
+def test_ablations_without_both_axes_or_cross_attention_are_refused_clearly(overrides):
+    G, _ = sahit.build("hit-32", **overrides)
+    z = torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="is an ablation"):
+        capture_hit_attention(G.eval(), z)
+
+
 def test_cli_draws_hit_attention(hit_run, tmp_path, capsys):
     out = tmp_path / "hit.png"
     assert main(["attention", "--run", str(hit_run), "--n", "1", "--points", "3,3", "20,9", "--layer",

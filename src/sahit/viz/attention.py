@@ -398,6 +398,13 @@ def capture_hit_attention(
     G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None, layers: Sequence[str] | None = None
 ) -> tuple[torch.Tensor, dict[str, HiTLayerMaps]]:
     """Images (B, 3, R, R) and each selected layer's own probabilities from ``G.attention_maps(z, y)``."""
+    config = getattr(G, "config", {})
+    if config.get("attention", "multi_axis") not in ("multi_axis", "global") or not config.get("cross_attention", True):
+        raise ValueError(
+            f"attention figures cover HiT with multi-axis or global attention and cross-attention; this "
+            f"generator is an ablation (attention={config.get('attention')!r}, "
+            f"cross_attention={config.get('cross_attention')!r})"
+        )
     known = hit_attention_layers(G)
     names = known if layers is None else list(layers)
     unknown = [n for n in names if n not in known]

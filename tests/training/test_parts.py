@@ -55,6 +55,12 @@ def test_overrides_parse_as_yaml_data():
         "steps": 10, "model_args": {"attn_res": [8, 16]}, "flip": False, "data": "/x"}
 
 
+def test_exponent_notation_is_a_number():
+    """YAML 1.1 reads `1e-4` as a string; in a float field it means the number."""
+    cfg = config_from_dict({"model": "quickstart", **parse_overrides(["lr_g=1e-4", "lr_d=4E-4", "r1_gamma=1.e+1"])})
+    assert (cfg.lr_g, cfg.lr_d, cfg.r1_gamma) == (1e-4, 4e-4, 10.0)
+
+
 @pytest.mark.parametrize(
     "values, match",
     [
@@ -67,6 +73,8 @@ def test_overrides_parse_as_yaml_data():
         ({"model_args": {"attn_res": [7]}}, "attention at 7x7"),
         ({"precision": "fp8"}, "precision"),
         ({"loss": "hing"}, "hinge"),
+        ({"lr_g": "fast"}, "lr_g must be a number"),
+        ({"lr_d": "-1e-4"}, "lr_d must be a positive"),
     ],
 )
 def test_bad_config_values(values, match):

@@ -8,6 +8,7 @@ name of a model preset (trained with the default recipe below: SAGAN's).
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,9 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(str(exc)) from None
 
 
+_YAML11_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _coerce(name: str, value: Any) -> Any:
     """Check a value against the field's type; ints are accepted where floats are expected."""
     f = _field_types()[name]
@@ -132,6 +136,8 @@ def _coerce(name: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"{name} must be true or false, got {value!r}")
     elif isinstance(default, float):
+        if isinstance(value, str) and _YAML11_EXPONENT.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads 1e-4 (no dot) as a string; users mean the number
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name} must be a number, got {value!r}")
         value = float(value)

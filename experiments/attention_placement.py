@@ -23,12 +23,11 @@ Step times measured with 1 thread on a 2-core machine busy with two other traini
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Arm, add_common_args, run_experiment, sagan_overrides  # noqa: E402
+from common import Arm, sagan_experiment_main, sagan_overrides  # noqa: E402
 
 NAME = "attention_placement"
 CLAIM = ("SAGAN Table 1: attention at larger feature maps helps more, and beats a residual block with "
@@ -54,12 +53,7 @@ def arms(width: int) -> list[Arm]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_args(parser, NAME, steps=1000, seeds=[0, 1], eval_points=4)
-    parser.add_argument("--width", type=int, default=32, help="G and D width (default 32)")
-    args = parser.parse_args(argv)
-    return run_experiment(NAME, CLAIM, arms(args.width), args, budget={"width": args.width, "resolution": 32,
-                                                                         "preset": "sagan-cifar10"})
+    return sagan_experiment_main(NAME, CLAIM, __doc__, arms, eval_points=4, argv=argv)
 
 
 if __name__ == "__main__":

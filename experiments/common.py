@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,17 @@ def select_arms(arms: list[Arm], spec: str | None) -> list[Arm]:
 
 
 # --------------------------------------------------------------------------------------- the runner
+
+
+def sagan_experiment_main(name: str, claim: str, doc: str, make_arms: Callable[[int], list[Arm]],
+                          eval_points: int, argv: list[str] | None = None) -> dict:
+    """Command line of a SAGAN experiment at 32 px: the common flags plus ``--width``, then run its arms."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_args(parser, name, steps=1000, seeds=[0, 1], eval_points=eval_points)
+    parser.add_argument("--width", type=int, default=32, help="G and D width (default 32)")
+    args = parser.parse_args(argv)
+    return run_experiment(name, claim, make_arms(args.width), args,
+                          budget={"width": args.width, "resolution": 32, "preset": "sagan-cifar10"})
 
 
 def run_experiment(name: str, claim: str, arms: list[Arm], args: argparse.Namespace, budget: dict[str, Any],

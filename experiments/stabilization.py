@@ -29,12 +29,11 @@ measured; on 2 idle cores (1.6x faster) about 50 minutes + 8 minutes of evaluati
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Arm, add_common_args, run_experiment, sagan_overrides  # noqa: E402
+from common import Arm, sagan_experiment_main, sagan_overrides  # noqa: E402
 
 NAME = "stabilization"
 CLAIM = ("SAGAN section 4 / Figure 3: spectral norm on G and D plus TTUR (lr_d = 4 lr_g, 1:1 updates) "
@@ -57,12 +56,7 @@ def arms(width: int) -> list[Arm]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_args(parser, NAME, steps=1000, seeds=[0, 1], eval_points=10)
-    parser.add_argument("--width", type=int, default=32, help="G and D width (default 32)")
-    args = parser.parse_args(argv)
-    return run_experiment(NAME, CLAIM, arms(args.width), args, budget={"width": args.width, "resolution": 32,
-                                                                         "preset": "sagan-cifar10"})
+    return sagan_experiment_main(NAME, CLAIM, __doc__, arms, eval_points=10, argv=argv)
 
 
 if __name__ == "__main__":

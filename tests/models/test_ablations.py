@@ -47,6 +47,17 @@ def test_residual_control_starts_as_identity_and_trains():
         build("sagan", attn_block="conv")
 
 
+def _trains_and_maps_match_forward(G, D):
+    """One backward pass through D(G(z)); in eval mode the images of ``attention_maps`` are G's output."""
+    z = torch.randn(2, G.z_dim)
+    D(G(z)).sum().backward()
+    G.eval()
+    with torch.no_grad():
+        images, maps = G.attention_maps(z)
+        assert torch.allclose(images, G(z), atol=1e-5)
+    return z, maps
+
+
 @pytest.mark.parametrize("attention", ["regional", "dilated"])
 def test_hit_single_axis_variants(attention):
     torch.manual_seed(0)
@@ -54,12 +65,7 @@ def test_hit_single_axis_variants(attention):
     assert [s.kind for s in G.stages] == [attention, attention, "mlp"]
     attn = G.stages[0].layers[0].attn
     assert attn.axes == attention and attn.block_size == 4
-    z = torch.randn(2, G.z_dim)
-    D(G(z)).sum().backward()
-    G.eval()
-    with torch.no_grad():
-        images, maps = G.attention_maps(z)
-        assert torch.allclose(images, G(z), atol=1e-5)
+    z, maps = _trains_and_maps_match_forward(G, D)
     assert set(maps[0]["layers"][0]) == {attention}
     assert n_params(build("hit-32", attention=attention)[0]) == n_params(build("hit-32")[0])
 
@@ -69,15 +75,11 @@ def test_hit_without_cross_attention():
     G, D = build("hit-32", cross_attention=False)
     assert all(stage.cross is None for stage in G.stages)
     assert not any("cross" in name for name, _ in G.named_modules())
-    z = torch.randn(2, G.z_dim)
-    D(G(z)).sum().backward()
-    G.eval()
+    z, maps = _trains_and_maps_match_forward(G, D)
+    assert maps[0]["cross"] is None
+    G2 = build_generator_from_config(json.loads(json.dumps(G.config)))
+    G2.load_state_dict(G.state_dict())
     with torch.no_grad():
-        images, maps = G.attention_maps(z)
-        assert torch.allclose(images, G(z), atol=1e-5)
-        assert maps[0]["cross"] is None
-        G2 = build_generator_from_config(json.loads(json.dumps(G.config)))
-        G2.load_state_dict(G.state_dict())
         assert torch.equal(G2.eval()(z), G(z))
     with pytest.raises(ValueError, match="cross_attention"):
         build("hit-32", cross_attention="no")

@@ -107,7 +107,7 @@ def sagan_experiment_main(name: str, claim: str, doc: str, make_arms: Callable[[
                           eval_points: int, argv: list[str] | None = None) -> dict:
     """Command line of a SAGAN experiment at 32 px: the common flags plus ``--width``, then run its arms."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_args(parser, name, steps=1000, seeds=[0, 1], eval_points=eval_points)
+    add_common_args(parser, name, steps=500, seeds=[0, 1], eval_points=eval_points)
     parser.add_argument("--width", type=int, default=32, help="G and D width (default 32)")
     args = parser.parse_args(argv)
     return run_experiment(name, claim, make_arms(args.width), args,

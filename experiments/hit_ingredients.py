@@ -71,11 +71,11 @@ def arms(width: int, sagan_width: int, seconds: float) -> list[Arm]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_args(parser, NAME, steps=500, seeds=[0, 1], eval_points=4)
+    add_common_args(parser, NAME, steps=300, seeds=[0, 1], eval_points=4)
     parser.add_argument("--width", type=int, default=128, help="HiT's first-stage width (default 128, the preset's)")
     parser.add_argument("--sagan-width", type=int, default=32, help="SAGAN's G and D width (default 32)")
-    parser.add_argument("--seconds", type=float, default=200.0,
-                        help="wall-clock training budget of the HiT-vs-SAGAN arms (default 200)")
+    parser.add_argument("--seconds", type=float, default=150.0,
+                        help="wall-clock training budget of the HiT-vs-SAGAN arms (default 150)")
     args = parser.parse_args(argv)
     budget = {"width": args.width, "sagan_width": args.sagan_width, "seconds": args.seconds, "resolution": 32,
               "preset": "hit-32"}

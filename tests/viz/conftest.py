@@ -8,7 +8,9 @@ from sahit.export import save_generator
 from sahit.models import build
 from sahit.training import Trainer, prepare_run
 
-TINY = ["model.g_width=16", "model.d_width=16", "model.z_dim=16", "batch_size=8", "progress=false", "steps=2",
+# The quickstart model at 32 px, so that its 16x16 attention layers exist in both G and D.
+TINY = ["model.resolution=32", "model.g_attn_res=[16]", "model.d_attn_res=[16]", "model.g_width=16",
+        "model.d_width=16", "model.z_dim=16", "batch_size=8", "progress=false", "steps=2",
         "log_every=1", "sample_every=2", "ckpt_every=2", "data_length=64"]
 
 

@@ -25,6 +25,7 @@ from .registry import Family, register_family, register_preset
 BOTTOM = 4  # G starts from a 4x4 map; every G block doubles it.
 # G: channel multipliers of the 4x4 input, then of each block's output.
 G_ARCH: dict[int, list[int]] = {
+    16: [1, 1, 1],
     32: [1, 1, 1, 1],
     64: [16, 16, 8, 4, 2],
     128: [16, 16, 8, 4, 2, 1],
@@ -32,6 +33,7 @@ G_ARCH: dict[int, list[int]] = {
 }
 # D: channel multipliers of each block's output, and whether the block halves the size.
 D_ARCH: dict[int, tuple[list[int], list[bool]]] = {
+    16: ([1, 1, 1], [True, False, False]),
     32: ([1, 1, 1, 1], [True, True, False, False]),
     64: ([1, 2, 4, 8, 16], [True, True, True, True, False]),
     128: ([1, 2, 4, 8, 16, 16], [True] * 5 + [False]),
@@ -254,6 +256,6 @@ register_preset(
 register_preset(
     "quickstart",
     "sagan",
-    "small 32x32 SAGAN that trains on built-in data on a laptop CPU in minutes",
-    resolution=32, g_width=32, d_width=32, z_dim=64, num_classes=10, g_attn_res=[16], d_attn_res=[16],
+    "small 16x16 SAGAN that learns the built-in shapes on a laptop CPU in minutes",
+    resolution=16, g_width=32, d_width=32, z_dim=64, num_classes=10, g_attn_res=[16], d_attn_res=[8],
 )

@@ -6,16 +6,18 @@ tokens (HiT's way of feeding z to every stage) helps; (3) at equal compute HiT i
 a convolutional attention GAN (the paper compares with much larger models; here: SAGAN at equal
 CPU time).
 
-Here: 32x32 built-in shapes, the hit-32 preset with the configs/hit-32.yaml recipe (logistic loss,
-R1 10, Adam (0, 0.99), lr 1e-4 / 1e-4), a short EMA (0.99 from step 0: runs are short).
+Here: 16x16 built-in shapes, the hit-32 preset cut to its two multi-axis stages (8x8 and 16x16
+tokens, 4x4 blocks, widths 128 and 64) with the configs/hit-32.yaml recipe (logistic loss, R1 10,
+Adam (0, 0.99), lr 1e-4 / 1e-4), a short EMA (0.99 from step 0: runs are short). At 16 px HiT has
+no MLP-only stage: the ablations below act on the attention stages only.
 Arms:
 
-  multi_axis   hit-32 as it is
+  multi_axis   HiT as published (half regional, half dilated heads)
   regional     every head attends within its 4x4 block       (model.attention=regional)
   dilated      every head attends across blocks               (model.attention=dilated)
   no_cross     no cross-attention to the latent tokens        (model.cross_attention=false)
-  hit_time     hit-32 trained for --seconds of wall clock
-  sagan_time   SAGAN (sagan-cifar10 recipe, width --sagan-width) for the same --seconds
+  hit_time     HiT trained for --seconds of wall clock
+  sagan_time   SAGAN (the quickstart model and recipe, width --sagan-width) for the same --seconds
 
 The first four run --steps G steps each. The two timed arms get ``seconds / step time`` steps,
 the step time measured on a few steps before they start (recorded in the JSON and in
@@ -40,7 +42,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Arm, add_common_args, run_experiment, sagan_overrides  # noqa: E402
+from common import RESOLUTION, SAGAN_PRESET, Arm, add_common_args, run_experiment, sagan_overrides  # noqa: E402
 
 NAME = "hit_ingredients"
 CLAIM = ("HiT Table 5: multi-axis attention beats regional-only and dilated-only attention, and cross-attention "
@@ -48,11 +50,12 @@ CLAIM = ("HiT Table 5: multi-axis attention beats regional-only and dilated-only
 
 
 def hit_overrides(width: int) -> list[str]:
-    """hit-32 with first-stage width ``width``: stage widths (w, w/2, w/8) and D channels up to w/2 (as the
-    preset at 128), and a short EMA."""
+    """hit-32 cut to 16 px (two multi-axis stages, 8x8 and 16x16, blocks of 4x4) with first-stage width
+    ``width`` (stage widths w, w/2), D channels up to w/2 (as the preset at 128), and a short EMA."""
     if width % 16:
-        raise SystemExit(f"--width must be a multiple of 16 (stage widths w, w/2, w/8 with 4 heads), got {width}")
-    return [f"model.widths=[{width}, {width // 2}, {width // 8}]", f"model.d_channel_base={4 * width}",
+        raise SystemExit(f"--width must be a multiple of 16 (stage widths w, w/2 with 4 heads), got {width}")
+    return [f"model.resolution={RESOLUTION}", f"model.widths=[{width}, {width // 2}]", "model.depths=[1, 1]",
+            "model.heads=[4, 4]", "model.block_sizes=[4, 4]", f"model.d_channel_base={4 * width}",
             f"model.d_channel_max={width // 2}", "ema_decay=0.99", "ema_start=0"]
 
 
@@ -64,20 +67,20 @@ def arms(width: int, sagan_width: int, seconds: float) -> list[Arm]:
         Arm("dilated", "hit-32", [*hit, "model.attention=dilated"], "HiT: dilated attention only"),
         Arm("no_cross", "hit-32", [*hit, "model.cross_attention=false"], "HiT without cross-attention"),
         Arm("hit_time", "hit-32", hit, f"HiT, {seconds:g} s of training", seconds=seconds),
-        Arm("sagan_time", "sagan-cifar10", sagan_overrides(sagan_width),
+        Arm("sagan_time", SAGAN_PRESET, sagan_overrides(sagan_width),
             f"SAGAN (width {sagan_width}), {seconds:g} s of training", seconds=seconds),
     ]
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_args(parser, NAME, steps=300, seeds=[0, 1], eval_points=4)
+    add_common_args(parser, NAME, steps=1000, seeds=[0, 1], eval_points=4)
     parser.add_argument("--width", type=int, default=128, help="HiT's first-stage width (default 128, the preset's)")
     parser.add_argument("--sagan-width", type=int, default=32, help="SAGAN's G and D width (default 32)")
-    parser.add_argument("--seconds", type=float, default=150.0,
-                        help="wall-clock training budget of the HiT-vs-SAGAN arms (default 150)")
+    parser.add_argument("--seconds", type=float, default=180.0,
+                        help="wall-clock training budget of the HiT-vs-SAGAN arms (default 180)")
     args = parser.parse_args(argv)
-    budget = {"width": args.width, "sagan_width": args.sagan_width, "seconds": args.seconds, "resolution": 32,
+    budget = {"width": args.width, "sagan_width": args.sagan_width, "seconds": args.seconds, "resolution": RESOLUTION,
               "preset": "hit-32"}
     return run_experiment(NAME, CLAIM, arms(args.width, args.sagan_width, args.seconds), args, budget=budget)
 

@@ -182,7 +182,7 @@ LONG = pytest.mark.skipif(not os.environ.get("SAHIT_LONG_TESTS"), reason="set SA
 @pytest.mark.slow
 @pytest.mark.parametrize("script, names", [
     pytest.param("stabilization", ["sn_d_1to1", "sn_d_5to1", "sn_gd_1to1", "sn_gd_ttur"], marks=LONG),
-    pytest.param("attention_placement", ["none", "attn8", "attn16", "attn32", "res8", "res16", "res32"], marks=LONG),
+    pytest.param("attention_placement", ["none", "attn8", "attn16", "res8", "res16"], marks=LONG),
     ("hit_ingredients", ["multi_axis", "regional", "dilated", "no_cross", "hit_time", "sagan_time"]),
 ])
 def test_every_arm_of_every_script(tmp_path, script, names):

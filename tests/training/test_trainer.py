@@ -11,6 +11,7 @@ import torch
 import sahit
 from sahit.training import TrainConfig, Trainer, prepare_run
 from sahit.training.checkpoint import latest_checkpoint
+from sahit.training.config import ConfigError
 
 TINY = ["model.g_width=16", "model.d_width=16", "model.z_dim=16", "batch_size=8", "progress=false"]
 
@@ -83,6 +84,21 @@ def test_ttur_learning_rates_and_betas_reach_optimizers(tmp_path):
     g_ids = {id(p) for p in trainer.G.parameters()}
     assert {id(p) for g in trainer.opt_g.param_groups for p in g["params"]} == g_ids
     assert TrainConfig().loss == "hinge" and TrainConfig().n_dis == 1
+
+
+def test_linear_lr_decay_follows_the_step(tmp_path):
+    cfg, run_dir = prepare_run("quickstart", out=tmp_path / "r",
+                               overrides=[*TINY, "steps=10", "lr_decay_start=0.6", "ckpt_every=100"])
+    trainer = Trainer(cfg, run_dir)
+    for step, factor in [(0, 1.0), (6, 1.0), (7, 0.75), (9, 0.25), (10, 0.0)]:
+        trainer.step = step
+        assert trainer.lr_decay_factor() == pytest.approx(factor)
+    trainer.step = 0
+    trainer.fit()  # the last update (from step 9) ran at a quarter of each learning rate
+    assert trainer.opt_g.param_groups[0]["lr"] == pytest.approx(cfg.lr_g * 0.25)
+    assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(cfg.lr_d * 0.25)
+    with pytest.raises(ConfigError, match="lr_decay_start"):
+        prepare_run("quickstart", out=tmp_path / "bad", overrides=["lr_decay_start=1.5"])
 
 
 def test_export_reproduces_generator_exactly(tmp_path):

@@ -50,6 +50,7 @@ class TrainConfig:
     betas_g: list[float] = field(default_factory=lambda: [0.0, 0.9])
     betas_d: list[float] = field(default_factory=lambda: [0.0, 0.9])
     adam_eps: float = 1e-8
+    lr_decay_start: float = 1.0  # fraction of steps after which both lrs fall linearly to 0 at `steps` (1: constant)
     ema_decay: float = 0.9999
     ema_start: int = 1000  # before this step the EMA copy just follows G
     r1_gamma: float = 0.0  # weight on mean(sum(grad_x D(x)^2)) over reals
@@ -102,6 +103,8 @@ def validate(cfg: TrainConfig) -> None:
         if (not isinstance(value, (list, tuple)) or len(value) != 2
                 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in value)):
             raise ConfigError(f"{name} must be two numbers in [0, 1), got {value!r}")
+    if not (isinstance(cfg.lr_decay_start, (int, float)) and 0 <= cfg.lr_decay_start <= 1):
+        raise ConfigError(f"lr_decay_start must be a fraction of the run in [0, 1], got {cfg.lr_decay_start!r}")
     if not cfg.adam_eps > 0:
         raise ConfigError(f"adam_eps must be a positive number, got {cfg.adam_eps!r}")
     if not 0 <= cfg.ema_decay < 1:

@@ -179,10 +179,18 @@ class Trainer:
         self.best_fid = float(state.get("best_fid", math.inf))
         self._apply_lr_scale()
 
+    def lr_decay_factor(self) -> float:
+        """1 until ``lr_decay_start * steps``, then linearly down to 0 at ``steps`` (a function of the step only)."""
+        start = self.cfg.lr_decay_start * self.cfg.steps
+        if self.step <= start:
+            return 1.0
+        return max(0.0, (self.cfg.steps - self.step) / (self.cfg.steps - start))
+
     def _apply_lr_scale(self) -> None:
+        factor = self.lr_scale * self.lr_decay_factor()
         for opt, lr in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
             for group in opt.param_groups:
-                group["lr"] = lr * self.lr_scale
+                group["lr"] = lr * factor
 
     def save(self) -> Path | None:
         """Checkpoint the full state (main process only); never writes non-finite weights."""
@@ -290,6 +298,8 @@ class Trainer:
 
     def train_step(self, real_batches: Iterator) -> dict[str, torch.Tensor]:
         cfg = self.cfg
+        if cfg.lr_decay_start < 1:
+            self._apply_lr_scale()
         ok = True
         for i in range(cfg.n_dis):
             real, y_real = next(real_batches)

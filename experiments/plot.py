@@ -6,6 +6,7 @@ dots: the seeds). For experiments in CURVES: ``repro-NAME-fid.png``, FID over G 
 (thin: each seed, thick: their mean).
 
 Run:    python experiments/plot.py                       (writes docs/repro-*.png)
+        python experiments/plot.py --markdown            (and prints the tables of docs/reproductions.md)
         python experiments/plot.py results/a.json --out /tmp/figs
 """
 
@@ -81,6 +82,28 @@ def fid_curves(payload: dict[str, Any], path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def markdown_table(payload: dict[str, Any]) -> str:
+    """The experiment's numbers as a Markdown table: mean +- seed-to-seed std (each seed), steps, wall time."""
+
+    def cell(arm: dict[str, Any], metric: str, digits: int) -> str:
+        values = _values(arm, metric)
+        if not values:
+            return "failed"
+        summary = arm.get(metric, {})
+        mean, std = summary.get("mean", sum(values) / len(values)), summary.get("std")
+        seeds = ", ".join(f"{v:.{digits}f}" for v in values)
+        return f"{mean:.{digits}f} ± {std:.{digits}f} ({seeds})" if std is not None and len(values) > 1 else seeds
+
+    rows = ["| arm | what | FID | symmetry error | G steps | wall s per run |", "|---|---|---|---|---|---|"]
+    for name, arm in payload["arms"].items():
+        runs = [r for r in arm["runs"] if r.get("status") == "ok"]
+        steps = sorted({r.get("steps") for r in runs if r.get("steps") is not None})
+        wall = [r["train_seconds"] for r in runs if r.get("train_seconds") is not None]
+        rows.append(f"| `{name}` | {arm.get('label', '')} | {cell(arm, 'fid', 2)} | {cell(arm, 'symmetry_error', 3)} "
+                    f"| {', '.join(str(s) for s in steps)} | {', '.join(f'{w:.0f}' for w in wall)} |")
+    return "\n".join(rows)
+
+
 def _save(fig: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -92,6 +115,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("json", nargs="*", help="experiment JSONs (default experiments/results/*.json)")
     parser.add_argument("--out", default=str(EXPERIMENTS.parent / "docs"), help="folder for the PNGs (default docs)")
+    parser.add_argument("--markdown", action="store_true",
+                        help="also print each experiment's numbers as the Markdown table in docs/reproductions.md")
     args = parser.parse_args(argv)
     paths = [Path(p) for p in args.json] or sorted((EXPERIMENTS / "results").glob("*.json"))
     if not paths:
@@ -101,6 +126,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
         payload = json.loads(path.read_text())
         name = payload["experiment"]
         written.append(bar_chart(payload, Path(args.out) / f"repro-{name}.png"))
+        if args.markdown:
+            print(f"### {name}\n\n{markdown_table(payload)}\n")
         if name in CURVES:
             curve = fid_curves(payload, Path(args.out) / f"repro-{name}-fid.png")
             if curve is not None:

@@ -219,3 +219,15 @@ def test_sigterm_stops_the_runner_with_a_checkpoint_and_the_rerun_resumes(tmp_pa
     run("stabilization", *args[2:])
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["resumed"] and summary["steps_this_session"] == 400 - stopped_at
+
+
+def test_markdown_table_shows_mean_spread_and_each_seed():
+    plot = load("plot")
+    runs = [{"status": "ok", "fid": 10.0, "symmetry_error": 0.1, "steps": 50, "train_seconds": 20.0},
+            {"status": "ok", "fid": 12.0, "symmetry_error": 0.3, "steps": 50, "train_seconds": 22.0},
+            {"status": "failed"}]
+    arm = {"label": "an arm", "runs": runs, **load("common").summarize(runs)}
+    table = plot.markdown_table({"arms": {"a": arm, "b": {"label": "all failed", "runs": [{"status": "failed"}]}}})
+    header, rule, row_a, row_b = table.splitlines()
+    assert row_a == "| `a` | an arm | 11.00 ± 1.41 (10.00, 12.00) | 0.200 ± 0.141 (0.100, 0.300) | 50 | 20, 22 |"
+    assert row_b.startswith("| `b` | all failed | failed | failed |")

@@ -1,9 +1,10 @@
-"""Where a trained run's generator ranks on the built-in data: FID (domain extractor) and symmetry_error.
+"""Where a trained run's generator ranks on the built-in data: FID (domain extractor), symmetry_error, class accuracy.
 
 Fits the built-in data's domain extractor, then prints FID against 2,000 training images for
 2,000 held-out real images, the run's EMA generator, the same model untrained, and uniform noise,
-with the mirror asymmetry of each. A trained generator should land between real' and noise,
-well below its untrained self.
+with the mirror asymmetry of each and the share of images the extractor's classifier puts in the
+class they were drawn for (per class for the trained G: does each row of its grid show its class?).
+A trained generator should land between real' and noise, well below its untrained self.
 
 Run:  python tools/fid_rank.py runs/quickstart [--n 2000]
 """
@@ -39,9 +40,15 @@ def main() -> None:
     def features(images: torch.Tensor) -> torch.Tensor:
         return torch.cat([extractor(images[i : i + 500])[0] for i in range(0, len(images), 500)])
 
+    def hits(images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """1.0 where the extractor's classifier agrees with the label, else 0.0."""
+        logits = torch.cat([extractor(images[i : i + 500])[1] for i in range(0, len(images), 500)])
+        return (logits.argmax(1) == labels).float()
+
     test_set = make_dataset("builtin", resolution, train=False)
     real = torch.stack([train_set[i][0] for i in range(n, 2 * n)])
     held_out = torch.stack([test_set[i][0] for i in range(n)])
+    held_out_labels = torch.tensor([test_set[i][1] for i in range(n)])
     torch.manual_seed(0)
     untrained = build_generator_from_config(trained.config).eval()
     classes = torch.arange(n) % 10
@@ -53,13 +60,18 @@ def main() -> None:
             "uniform noise": torch.rand(n, 3, resolution, resolution, generator=torch.Generator().manual_seed(0)) * 2 - 1,
         }
     reference = features(real)
-    rows = {name: {"fid": fid_from_features(reference, features(x)), "symmetry_error": symmetry_error(x)}
+    labels = {name: held_out_labels if name == "real'" else classes for name in sets}
+    rows = {name: {"fid": fid_from_features(reference, features(x)), "symmetry_error": symmetry_error(x),
+                   "class_accuracy": hits(x, labels[name]).mean().item()}
             for name, x in sets.items()}
+    trained_hits = hits(sets["trained G (EMA)"], classes)
+    per_class = {name: trained_hits[classes == c].mean().item() for c, name in enumerate(train_set.classes)}
     print(f"domain extractor fitted in {fit_s:.1f} s, train accuracy {extractor.info['train_accuracy']:.3f}")
-    print(f"{'set':<18}{'FID':>10}{'symmetry_error':>16}")
+    print(f"{'set':<18}{'FID':>10}{'symmetry_error':>16}{'class accuracy':>16}")
     for name, row in rows.items():
-        print(f"{name:<18}{row['fid']:>10.3f}{row['symmetry_error']:>16.4f}")
-    print(json.dumps({"run": args.run, "n": n, "fit_seconds": fit_s, "rows": rows}))
+        print(f"{name:<18}{row['fid']:>10.3f}{row['symmetry_error']:>16.4f}{row['class_accuracy']:>16.3f}")
+    print("trained G, per class: " + ", ".join(f"{k} {v:.2f}" for k, v in per_class.items()))
+    print(json.dumps({"run": args.run, "n": n, "fit_seconds": fit_s, "rows": rows, "trained_per_class": per_class}))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ a convolutional attention GAN (the paper compares with much larger models; here:
 CPU time).
 
 Here: 16x16 built-in shapes, the hit-32 preset cut to its two multi-axis stages (8x8 and 16x16
-tokens, 4x4 blocks, widths 128 and 64) with the configs/hit-32.yaml recipe (logistic loss, R1 10,
+tokens, 4x4 blocks, widths 64 and 32: half the preset's) with the configs/hit-32.yaml recipe (logistic loss, R1 10,
 Adam (0, 0.99), lr 1e-4 / 1e-4), a short EMA (0.99 from step 0: runs are short). At 16 px HiT has
 no MLP-only stage: the ablations below act on the attention stages only.
 Arms:
@@ -24,15 +24,12 @@ the step time measured on a few steps before they start (recorded in the JSON an
 OUT/hit_ingredients/probes.json, so a resumed experiment keeps its step counts).
 
 Run:    python experiments/hit_ingredients.py
-        python experiments/hit_ingredients.py --steps 150 --seconds 60 --seeds 0   (a quick look)
+        python experiments/hit_ingredients.py --steps 100 --seconds 30 --seeds 0   (a quick look)
 Writes: experiments/results/hit_ingredients.json; runs under experiments/runs/.
 
-Budget: 4 arms x 2 seeds x 500 steps + 2 arms x 2 seeds x 200 s, batch 32, FID of 2000 samples
-4 times per run and at the end. Step times measured with 1 thread on a 2-core machine busy with
-two other trainings (load 2.8): hit-32 0.75 s (multi-axis, regional, dilated alike; 0.61 without
-cross-attention), SAGAN width 32 0.38 s; a FID evaluation 8 s (HiT). That is 48 + 13 minutes as
-measured; on 2 idle cores (1.6x faster) about 30 + 13 minutes + 10 minutes of evaluation and
-start-up: about 55 minutes.
+Budget: 4 arms x 2 seeds x 400 steps + 2 arms x 2 seeds x 120 s, batch 32, FID of 2000 samples
+4 times per run and at the end. HiT (with R1 on every step) trains at about 1.9 steps/s with one
+thread while three other trainings share the 2 cores; about 40 minutes in all.
 """
 
 from __future__ import annotations
@@ -74,11 +71,11 @@ def arms(width: int, sagan_width: int, seconds: float) -> list[Arm]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_args(parser, NAME, steps=1000, seeds=[0, 1], eval_points=4)
-    parser.add_argument("--width", type=int, default=128, help="HiT's first-stage width (default 128, the preset's)")
+    add_common_args(parser, NAME, steps=400, seeds=[0, 1], eval_points=4)
+    parser.add_argument("--width", type=int, default=64, help="HiT's first-stage width (default 64; the hit-32 preset has 128)")
     parser.add_argument("--sagan-width", type=int, default=32, help="SAGAN's G and D width (default 32)")
-    parser.add_argument("--seconds", type=float, default=180.0,
-                        help="wall-clock training budget of the HiT-vs-SAGAN arms (default 180)")
+    parser.add_argument("--seconds", type=float, default=120.0,
+                        help="wall-clock training budget of the HiT-vs-SAGAN arms (default 120)")
     args = parser.parse_args(argv)
     budget = {"width": args.width, "sagan_width": args.sagan_width, "seconds": args.seconds, "resolution": RESOLUTION,
               "preset": "hit-32"}

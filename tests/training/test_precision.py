@@ -12,7 +12,7 @@ import sahit
 from sahit.data import symmetry_error
 from sahit.training import train
 
-STEPS = 200
+STEPS = 600  # 16 px quickstart steps: about a minute per precision
 
 
 def _run(tmp_path, precision: str) -> tuple[list[dict], float]:

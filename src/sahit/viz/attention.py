@@ -242,7 +242,7 @@ def plot_attention(
             ax.imshow(attention_map, extent=extent, cmap="inferno", alpha=0.75, interpolation="nearest",
                       vmin=0, vmax=float(attention_map.max()))
             ax.plot(x, y, "o", ms=7, mfc=colour, mec="white", mew=1.0)
-            ax.set_title(f"query ({x:.0f}, {y:.0f}) px · max p={attention_map.max():.2f}", fontsize=7, color="black")
+            ax.set_title(f"query ({x:g}, {y:g}) px · max p={attention_map.max():.2f}", fontsize=7, color="black")
             for spine in ax.spines.values():
                 spine.set_edgecolor(colour)
                 spine.set_linewidth(3)

@@ -224,6 +224,7 @@ def run_overrides(arm: Arm, seed: int, steps: int, args: argparse.Namespace, fea
         *arm.overrides,
         f"seed={seed}",
         f"steps={steps}",
+        "lr_decay_start=1.0",  # a constant learning rate in every arm, whatever the preset's schedule
         f"batch_size={args.batch_size}",
         f"ckpt_every={max(1, steps // 5)}",  # an interruption loses at most a fifth of the run
         f"sample_every={max(1, steps // 2)}",

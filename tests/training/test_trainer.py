@@ -55,7 +55,9 @@ def _assert_equal_states(a: dict, b: dict) -> None:
 
 @pytest.mark.parametrize("n_dis", [1, 2])
 def test_resume_is_bit_identical(tmp_path, n_dis):
-    common = ["ckpt_every=3", "sample_every=100", "ema_start=2", f"n_dis={n_dis}"]
+    # The split run first stops at steps=3, then is extended to 6: a constant learning rate, since a
+    # decay schedule (the quickstart's lr_decay_start) is a function of the run's total steps.
+    common = ["ckpt_every=3", "sample_every=100", "ema_start=2", f"n_dis={n_dis}", "lr_decay_start=1.0"]
     run(tmp_path / "whole", "steps=6", *common)
     run(tmp_path / "split", "steps=3", *common)
     summary = run(tmp_path / "split", "steps=6", *common)  # same command, more steps: resumes

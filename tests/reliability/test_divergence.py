@@ -57,7 +57,7 @@ def test_a_non_finite_step_is_skipped_at_once(tmp_path, make_trainer):
 
 
 def test_persistent_non_finite_steps_roll_back_with_lower_lr(tmp_path, make_trainer, caplog):
-    t = make_trainer(tmp_path / "r", "steps=5", "log_every=1", "ckpt_every=2", "max_bad_steps=2")
+    t = make_trainer(tmp_path / "r", "steps=5", "log_every=1", "ckpt_every=2", "max_bad_steps=2", "lr_decay_start=1.0")
     t.loss = PoisonedLoss(t.loss, lambda call: call in (4, 5))  # steps 1-3 fine, then two bad in a row
     with caplog.at_level(logging.WARNING):
         t.fit()
@@ -72,7 +72,7 @@ def test_persistent_non_finite_steps_roll_back_with_lower_lr(tmp_path, make_trai
 
 
 def test_divergence_that_never_ends_stops_with_a_clear_message(tmp_path, make_trainer):
-    t = make_trainer(tmp_path / "r", "steps=8", "ckpt_every=2", "max_bad_steps=2", "max_rollbacks=2")
+    t = make_trainer(tmp_path / "r", "steps=8", "ckpt_every=2", "max_bad_steps=2", "max_rollbacks=2", "lr_decay_start=1.0")
     t.loss = PoisonedLoss(t.loss, lambda call: call >= 4)
     with pytest.raises(TrainingError, match=r"training diverged: 2 consecutive steps .* at step 2 after 2 rollback"):
         t.fit()

@@ -152,6 +152,32 @@ def test_hit_recipe_with_r1_and_bcr_trains(tmp_path):
     assert G.sample(4, seed=0).shape == (4, 3, 32, 32)
 
 
+def test_lazy_r1_runs_every_kth_d_step_with_k_times_the_weight(tmp_path, monkeypatch):
+    import sahit.training.loop as loop
+
+    calls = []
+
+    def counting_r1(real_logits, real):
+        calls.append(trainer.step)
+        return torch.ones(())  # a known penalty, so its weight shows in the loss
+
+    monkeypatch.setattr(loop, "r1_penalty", counting_r1)
+    cfg, run_dir = prepare_run("quickstart", out=tmp_path / "r",
+                               overrides=[*TINY, "r1_gamma=2", "r1_every=3", "n_dis=2", "steps=4"])
+    trainer = Trainer(cfg, run_dir)
+    trainer.fit()
+    assert calls == [0, 1, 3]  # D steps 0, 3, 6 of 8 (two per G step)
+
+    real, y = next(trainer.batches())
+    z, y_fake = trainer.latents()
+    fake = trainer.G(z, y_fake).detach()
+    trainer.D.eval()  # no power iteration between the two passes: the same D twice
+    with torch.no_grad():
+        plain, _ = trainer.d_loss(real, y, fake, y_fake, with_r1=False)
+    lazy, _ = trainer.d_loss(real, y, fake, y_fake, with_r1=True)
+    assert lazy.item() == pytest.approx(plain.item() + 2 * 3)
+
+
 def test_evaluation_during_training_logs_fid_and_keeps_best(tmp_path, monkeypatch):
     from sahit.metrics import fit_domain_extractor, save_domain_extractor
     from sahit.data import make_dataset

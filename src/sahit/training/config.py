@@ -54,6 +54,7 @@ class TrainConfig:
     ema_decay: float = 0.9999
     ema_start: int = 1000  # before this step the EMA copy just follows G
     r1_gamma: float = 0.0  # weight on mean(sum(grad_x D(x)^2)) over reals
+    r1_every: int = 1  # R1 on every k-th D step only, weighted by k (StyleGAN2's lazy regularisation)
     bcr_weight: float = 0.0  # balanced consistency regularisation weight (DiffAugment inside bCR only)
     bcr_policy: str = "color,translation,cutout"
     reuse_fake: bool = True  # the G step reuses the last D step's fakes instead of running G again
@@ -88,7 +89,7 @@ def _field_types() -> dict[str, Any]:
 
 
 def validate(cfg: TrainConfig) -> None:
-    positive_int = ("steps", "batch_size", "n_dis", "ckpt_every", "keep_ckpts", "sample_every", "sample_cols",
+    positive_int = ("steps", "batch_size", "n_dis", "r1_every", "ckpt_every", "keep_ckpts", "sample_every", "sample_cols",
                     "log_every", "eval_n", "max_bad_steps", "data_length")
     for name in positive_int:
         value = getattr(cfg, name)

@@ -257,10 +257,12 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     # ------------------------------------------------------------------------------ step
-    def d_loss(self, real: torch.Tensor, y_real, fake: torch.Tensor, y_fake) -> tuple[torch.Tensor, dict]:
-        """D's loss on one concatenated real+fake pass, plus R1 and bCR when enabled."""
+    def d_loss(self, real: torch.Tensor, y_real, fake: torch.Tensor, y_fake,
+               with_r1: bool = True) -> tuple[torch.Tensor, dict]:
+        """D's loss on one concatenated real+fake pass, plus R1 (where ``with_r1``) and bCR when enabled."""
         cfg, b = self.cfg, real.shape[0]
-        if cfg.r1_gamma > 0:
+        with_r1 = with_r1 and cfg.r1_gamma > 0
+        if with_r1:
             real = real.detach().requires_grad_(True)
         both = torch.cat([real, fake])
         labels = torch.cat([y_real, y_fake]) if self.conditional else None
@@ -268,8 +270,8 @@ class Trainer:
             logits = self.D_run(both, labels).float()
         real_logits, fake_logits = logits[:b], logits[b:]
         loss = self.loss.d_loss(real_logits, fake_logits)
-        if cfg.r1_gamma > 0:
-            loss = loss + cfg.r1_gamma * r1_penalty(real_logits, real)
+        if with_r1:  # lazy R1 (StyleGAN2): every r1_every-th D step, weighted by r1_every to keep its strength
+            loss = loss + cfg.r1_gamma * cfg.r1_every * r1_penalty(real_logits, real)
         if cfg.bcr_weight > 0:
             from ..augment import diff_augment
 
@@ -307,7 +309,8 @@ class Trainer:
             z, y_fake = self.latents()
             with torch.set_grad_enabled(keep_graph), self.autocast():
                 fake = self.G_run(z, y_fake)
-            loss_d, stats = self.d_loss(real, y_real, fake.detach(), y_fake)
+            with_r1 = (self.step * cfg.n_dis + i) % cfg.r1_every == 0
+            loss_d, stats = self.d_loss(real, y_real, fake.detach(), y_fake, with_r1)
             ok &= self._update(loss_d, self.D, self.opt_d, self.scaler_d)
         if not ok:  # a non-finite D step: leave G alone too, the whole step is skipped
             return {"loss_d": loss_d.detach(), "loss_g": torch.full((), float("nan")), **stats, "ok": False}

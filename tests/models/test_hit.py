@@ -117,6 +117,28 @@ def test_attention_maps():
     assert torch.allclose(maps[2]["cross"].sum(-1), torch.ones(()), atol=1e-5)
 
 
+def test_eval_mode_runs_mlp_stages_in_chunks_with_the_same_result(monkeypatch):
+    import sahit.models.hit as hit
+
+    torch.manual_seed(0)
+    G, _ = build("hit", resolution=64, z_dim=16, widths=[32, 16, 16, 8], depths=[1, 1, 2, 1], heads=[2, 2, 2, 2],
+                 block_sizes=[4, 4, None, None])
+    for m in G.modules():  # running statistics away from 0/1, so that eval-mode norms matter
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2.0)
+    G.eval()
+    z = torch.randn(2, 16)
+    seen = []
+    original = hit.HiTStage._per_token_chunks
+    monkeypatch.setattr(hit.HiTStage, "_per_token_chunks", lambda self, t, l: seen.append(t.shape) or original(self, t, l))
+    monkeypatch.setattr(hit, "EVAL_CHUNK_ELEMENTS", 16 * 100)  # 100 tokens per chunk at width 16: 11 chunks
+    with torch.no_grad():
+        chunked = G(z)
+        whole, _ = G.attention_maps(z)  # the un-chunked path
+    assert [s[1] for s in seen] == [32 * 32, 64 * 64]  # both MLP-only stages, nothing else
+    assert torch.allclose(chunked, whole, atol=1e-6)
+
+
 def test_config_round_trip_rebuilds_the_same_generator():
     torch.manual_seed(0)
     G, _ = build("hit-32", num_classes=3, block_sizes=[2, 4, None])

@@ -188,6 +188,8 @@ def cached_reference_stats(
         n = None  # the whole data set
     split = "train" if train else "test"
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", data).strip("_")
+    if getattr(dataset, "version", None) is not None:  # procedural data that changed over time
+        safe += f"-v{dataset.version}"
     name = f"{safe}-{split}-{resolution}px-{extractor.name}-{extractor.weights_hash[:12]}-n{n or 'all'}.npz"
     path = Path(cache_dir or default_cache_dir()) / name
     if path.is_file():

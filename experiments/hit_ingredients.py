@@ -7,7 +7,7 @@ a convolutional attention GAN (the paper compares with much larger models; here:
 CPU time).
 
 Here: 16x16 built-in shapes, the hit-32 preset cut to its two multi-axis stages (8x8 and 16x16
-tokens, 4x4 blocks, widths 64 and 32: half the preset's) with the configs/hit-32.yaml recipe (logistic loss, R1 10,
+tokens, 4x4 blocks, widths 64 and 32: half the preset's) with the official recipe (logistic loss, R1 10 every step,
 Adam (0, 0.99), lr 1e-4 / 1e-4), a short EMA (0.99 from step 0: runs are short). At 16 px HiT has
 no MLP-only stage: the ablations below act on the attention stages only.
 Arms:

@@ -8,6 +8,8 @@ Variants (same widths, depths and heads at every stage):
 
 * ``hit``: the official layout: multi-axis blocked attention at 8-64 px (blocks 4, 4, 8, 8),
   MLP-only stages from 128 px up.
+* ``hit-whole``: the same, but the MLP-only stages run over all tokens at once instead of in
+  cache-sized chunks (``sahit.models.hit.EVAL_CHUNK_ELEMENTS``), as before that optimisation.
 * ``global-attn``: the same layout, but the attention stages (8-64 px) attend globally.
 * ``global-all``: every stage is a global-attention stage, the quadratic design HiT avoids.
 
@@ -52,7 +54,8 @@ WIDTHS = [32, 32, 16, 16, 8, 8, 8, 8]
 HEADS = [4, 4, 2, 2, 2, 2, 2, 2]
 DEPTHS = [2, 2, 2, 2, 1, 1, 1, 1]
 BLOCKS = [4, 4, 8, 8, None, None, None, None]
-VARIANTS = ("hit", "global-attn", "global-all")
+VARIANTS = ("hit", "hit-whole", "global-attn", "global-all")
+HIT_LAYOUT = ("hit", "hit-whole")
 NUM_LATENTS = 16
 
 
@@ -63,7 +66,7 @@ def generator_overrides(size: int, variant: str) -> dict:
         blocks = [1] * n  # any non-None value marks an attention stage; global attention ignores its size
     return dict(
         resolution=size, z_dim=64, widths=WIDTHS[:n], heads=HEADS[:n], depths=DEPTHS[:n], block_sizes=blocks,
-        attention="multi_axis" if variant == "hit" else "global",
+        attention="multi_axis" if variant in HIT_LAYOUT else "global",
     )
 
 
@@ -96,6 +99,10 @@ def measure(size: int, variant: str, batch: int, repeats: int, threads: int) -> 
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
+    if variant == "hit-whole":  # MLP-only stages over all tokens at once, not in cache-sized chunks
+        import sahit.models.hit as hit
+
+        hit.EVAL_CHUNK_ELEMENTS = 2**62
     G, _ = build("hit", **generator_overrides(size, variant))
     G.eval()
     z = torch.randn(batch, G.z_dim)

@@ -61,6 +61,12 @@ def test_exponent_notation_is_a_number():
     assert (cfg.lr_g, cfg.lr_d, cfg.r1_gamma) == (1e-4, 4e-4, 10.0)
 
 
+def test_integer_betas_reach_adam_as_floats():
+    cfg = config_from_dict({"model": "quickstart", **parse_overrides(["betas_g=[0, 0.99]", "betas_d=[0, 0.5]"])})
+    assert cfg.betas_g == [0.0, 0.99] and all(isinstance(b, float) for b in cfg.betas_g + cfg.betas_d)
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)], betas=cfg.betas_g)  # refuses [0, 0.99] as given
+
+
 @pytest.mark.parametrize(
     "values, match",
     [

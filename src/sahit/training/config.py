@@ -104,6 +104,7 @@ def validate(cfg: TrainConfig) -> None:
         if (not isinstance(value, (list, tuple)) or len(value) != 2
                 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in value)):
             raise ConfigError(f"{name} must be two numbers in [0, 1), got {value!r}")
+        setattr(cfg, name, [float(b) for b in value])  # Adam refuses a mix of ints and floats ([0, 0.99])
     if not (isinstance(cfg.lr_decay_start, (int, float)) and 0 <= cfg.lr_decay_start <= 1):
         raise ConfigError(f"lr_decay_start must be a fraction of the run in [0, 1], got {cfg.lr_decay_start!r}")
     if not cfg.adam_eps > 0:

@@ -49,7 +49,7 @@ def refused(args, capsys) -> str:
         (["model.attn_res=[64]"], "attention at 64x64 is impossible in G"),
         (["model.widht=8"], "unknown sagan model option 'widht'"),
         (["precision=fp8"], "precision must be one of fp32, bf16, fp16, auto"),
-        (["lr_d=0.001"], "holds a run with other settings (lr_d: 0.0004 -> 0.001)"),
+        (["lr_d=0.001"], "holds a run with other settings (lr_d: 0.0008 -> 0.001)"),  # the preset has 8e-4
         (["model.g_width=32"], "holds a run with other settings"),
     ],
 )

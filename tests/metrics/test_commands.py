@@ -59,7 +59,8 @@ def test_eval_computes_and_caches_the_runs_reference(tmp_path, monkeypatch):
     args = ["eval", "--run", str(run), "--features", str(ext), "--n", "10", "--ref-n", "30", "--metrics", "fid,kid"]
     assert main(args) == 0
     (cached,) = (tmp_path / "cache" / "stats").glob("*.npz")
-    assert cached.name.startswith(f"builtin-v{BuiltinShapes.version}-train-16px-domain-cnn-") and cached.name.endswith("-n30.npz")
+    assert cached.name.startswith(f"builtin-v{BuiltinShapes.version}-train-16px-domain-cnn-")
+    assert cached.name.endswith("-n30.npz")
     stamp = cached.stat().st_mtime_ns
     assert main(args) == 0
     assert cached.stat().st_mtime_ns == stamp  # reused, not recomputed

@@ -130,7 +130,8 @@ def test_eval_mode_runs_mlp_stages_in_chunks_with_the_same_result(monkeypatch):
     z = torch.randn(2, 16)
     seen = []
     original = hit.HiTStage._per_token_chunks
-    monkeypatch.setattr(hit.HiTStage, "_per_token_chunks", lambda self, t, l: seen.append(t.shape) or original(self, t, l))
+    monkeypatch.setattr(hit.HiTStage, "_per_token_chunks",
+                        lambda self, t, latents: seen.append(t.shape) or original(self, t, latents))
     monkeypatch.setattr(hit, "EVAL_CHUNK_ELEMENTS", 16 * 100)  # 100 tokens per chunk at width 16: 11 chunks
     with torch.no_grad():
         chunked = G(z)

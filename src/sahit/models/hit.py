@@ -261,7 +261,6 @@ class HiTStage(nn.Module):
         return x, {"size": self.size, "kind": self.kind, "block_size": self.block_size, "cross": cross,
                    "layers": layer_maps}
 
-
     def _per_token_chunks(self, t: Tensor, latents: Tensor) -> Tensor:
         """An MLP-only stage in eval mode acts on each token alone (batch norm uses running
         statistics), so run it a few thousand tokens at a time: the 4x-wide MLP activations then

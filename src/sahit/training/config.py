@@ -89,8 +89,8 @@ def _field_types() -> dict[str, Any]:
 
 
 def validate(cfg: TrainConfig) -> None:
-    positive_int = ("steps", "batch_size", "n_dis", "r1_every", "ckpt_every", "keep_ckpts", "sample_every", "sample_cols",
-                    "log_every", "eval_n", "max_bad_steps", "data_length")
+    positive_int = ("steps", "batch_size", "n_dis", "r1_every", "ckpt_every", "keep_ckpts", "sample_every",
+                    "sample_cols", "log_every", "eval_n", "max_bad_steps", "data_length")
     for name in positive_int:
         value = getattr(cfg, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

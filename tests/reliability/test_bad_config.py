@@ -8,7 +8,9 @@ import shutil
 import pytest
 
 from sahit.cli import main
+from sahit.training.config import load_preset
 
+PRESET_LR_D = load_preset("quickstart")["lr_d"]
 TINY = ["model.g_width=16", "model.d_width=16", "model.z_dim=16", "batch_size=8", "progress=false"]
 
 
@@ -49,7 +51,7 @@ def refused(args, capsys) -> str:
         (["model.attn_res=[64]"], "attention at 64x64 is impossible in G"),
         (["model.widht=8"], "unknown sagan model option 'widht'"),
         (["precision=fp8"], "precision must be one of fp32, bf16, fp16, auto"),
-        (["lr_d=0.001"], "holds a run with other settings (lr_d: 0.0008 -> 0.001)"),  # the preset has 8e-4
+        ([f"lr_d={2 * PRESET_LR_D}"], f"holds a run with other settings (lr_d: {PRESET_LR_D} -> {2 * PRESET_LR_D})"),
         (["model.g_width=32"], "holds a run with other settings"),
     ],
 )

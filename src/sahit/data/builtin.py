@@ -25,7 +25,7 @@ CLASS_NAMES = (
     "three-bars",
     "twin-disks",
     "arch",
-    "t-shape",
+    "diamond",
 )
 
 
@@ -68,8 +68,8 @@ def _class_mask(kind: str, x: np.ndarray, dy: np.ndarray, size: float) -> np.nda
         outer = np.where(dy > 0, size - r, size - np.abs(x))
         inner = np.where(dy > 0, r - 0.45 * size, np.abs(x) - 0.45 * size)
         return np.minimum(np.minimum(outer, inner), size - np.abs(dy))
-    if kind == "t-shape":
-        return np.maximum(_bar(x, dy + 0.75 * size, size, arm), _bar(x, dy, arm, size))
+    if kind == "diamond":  # a tall rhombus, pointed at top and bottom
+        return size - (1.4 * np.abs(x) + np.abs(dy))
     raise AssertionError(kind)  # pragma: no cover - CLASS_NAMES and the branches above are one list
 
 
@@ -106,8 +106,9 @@ class BuiltinShapes(Dataset):
 
     # Bumped whenever the images change, so caches of statistics never mix two versions.
     # 2: an H replaced a thin diagonal cross that small generators never learned;
-    # 3: a snowman replaced the H, which they kept blending with the arch (U).
-    version = 3
+    # 3: a snowman replaced the H, which they kept blending with the arch (U);
+    # 4: a diamond replaced the T, which they kept blending with the plus (both drew T-like mushrooms).
+    version = 4
 
     def __init__(self, resolution: int = 32, length: int = 50_000, seed: int = 0, num_classes: int = 10) -> None:
         if resolution < 16 or resolution > 256 or resolution & (resolution - 1):

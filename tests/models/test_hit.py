@@ -165,6 +165,20 @@ def test_class_conditional_option():
     assert build("hit-32")[0].class_embed is None
 
 
+def test_class_moves_latent_tokens_as_much_as_z_at_init():
+    """The class embedding must not start negligible next to linear(z) (it did at HiT's 0.02 init)."""
+    torch.manual_seed(0)
+    G, _ = build("hit-32", num_classes=10)
+    z, y = torch.randn(256, G.z_dim), torch.arange(256) % 10
+    with torch.no_grad():
+        _, latents = G.tokens(z, y)
+        _, other_class = G.tokens(z, (y + 1) % 10)
+        _, other_z = G.tokens(torch.randn(256, G.z_dim), y)
+    class_effect = (other_class - latents).pow(2).mean()
+    z_effect = (other_z - latents).pow(2).mean()
+    assert class_effect > 0.5 * z_effect
+
+
 def test_global_attention_variant_runs():
     G, _ = build("hit-32", attention="global", block_sizes=[1, 1, 1])
     assert [s.kind for s in G.stages] == ["global"] * 3

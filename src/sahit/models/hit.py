@@ -307,7 +307,10 @@ class HiTGenerator(Generator):
         })
         trunc_normal_init_(self)
         if self.class_embed is not None:
-            trunc_normal_(self.class_embed.weight, 0.02)
+            # Unit scale, not HiT's 0.02: the latent tokens are batch-normed, so what matters is the
+            # class's share against linear(z) (~0.02 * sqrt(z_dim) per entry). At 0.02 the class was
+            # ~10x weaker than z, and hit-32's samples ignored it after a CPU run.
+            trunc_normal_(self.class_embed.weight, 1.0)
 
     def tokens(self, z: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """z -> (grid tokens (B, 8, 8, C0), latent tokens (B, M, C0)): the decoder's inputs."""

@@ -20,8 +20,9 @@ BATCH = 16
 
 def _run(tmp_path, precision: str) -> tuple[list[dict], float]:
     out = tmp_path / precision
-    train("quickstart", out=out, overrides=[f"steps={STEPS}", f"batch_size={BATCH}", f"precision={precision}", "progress=false",
-                                            "log_every=10", f"sample_every={STEPS}", f"ckpt_every={STEPS}"])
+    train("quickstart", out=out, overrides=[f"steps={STEPS}", f"batch_size={BATCH}", f"precision={precision}",
+                                            "progress=false", "log_every=10", f"sample_every={STEPS}",
+                                            f"ckpt_every={STEPS}"])
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     images = sahit.load(out).sample(400, classes=torch.arange(400) % 10, seed=0)
     return records, symmetry_error(images)

@@ -24,6 +24,7 @@ from ..data import make_dataset
 from ..export import save_generator
 from ..losses import get_loss, r1_penalty
 from ..layers.normalization import enable_sync_batch_norm
+from ..model_card import training_record
 from ..models import build, model_config
 from ..progress import progress
 from ..viz.grid import save_grid
@@ -469,7 +470,8 @@ class Trainer:
                                    "seconds": round(time.perf_counter() - t0, 2), "run_dir": str(self.run_dir)}
         if main:
             summary["samples"] = str(self.write_samples("final"))
-            summary["export"] = str(save_generator(self.run_dir / "export", self.G, self.ema.net))
+            record = training_record(self.run_dir, cfg.to_dict(), self.step)
+            summary["export"] = str(save_generator(self.run_dir / "export", self.G, self.ema.net, record, cfg.license))
             summary["checkpoint"] = str(list_checkpoints(self.ckpt_dir)[-1][1]) if list_checkpoints(self.ckpt_dir) else ""
             summary["log"] = str(self.run_dir / "log.jsonl")
             summary["tensorboard"] = str(self.run_dir / "tb")

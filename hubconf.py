@@ -22,7 +22,7 @@ _SRC = str(_Path(__file__).resolve().parent / "src")
 if _SRC not in _sys.path:  # a checkout that is not pip-installed (torch.hub's own download of the repository)
     _sys.path.insert(0, _SRC)
 
-import sahit  # noqa: E402
+import sahit
 
 
 def generator(path: str, ema: bool = True, device: str = "cpu"):

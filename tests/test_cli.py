@@ -74,6 +74,9 @@ def test_overrides_anywhere_on_the_line_and_plain_progress_lines(tmp_path, capsy
     assert config["model_args"] == {"g_width": 16, "d_width": 16, "z_dim": 16}
     err = capsys.readouterr().err
     assert "\r" not in err and "train: 0/2 (0%)" in err and "train: 2/2 (100%)" in err
+    card = (out / "export" / "README.md").read_text()  # the trainer's model card
+    assert "Steps: 2 generator updates (16 real images shown to D)" in card and "| batch_size | 8 |" in card
+    assert "None measured during training" in card and "```bash\n" in card
 
 
 def test_nested_and_option_only_commands_still_parse(capsys):

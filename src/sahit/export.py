@@ -26,9 +26,7 @@ from .models.registry import build_generator_from_config
 
 FORMAT = "sahit-generator-1"
 CONFIG_NAME = "config.json"
-
-
-CARD_NAME = "README.md"
+CARD_NAME = "README.md"  # the model card
 
 
 def save_generator(folder: str | Path, generator: nn.Module, ema: nn.Module | None = None,
@@ -62,7 +60,7 @@ def save_generator(folder: str | Path, generator: nn.Module, ema: nn.Module | No
 def _write_text_atomic(path: Path, text: str) -> None:
     """Replace ``path`` atomically: a crash never leaves half a file."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from sahit.cli import main
 
@@ -60,3 +61,28 @@ def test_presets_and_help(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["train", "--help"])
     assert exc.value.code == 0
+
+
+def test_overrides_anywhere_on_the_line_and_plain_progress_lines(tmp_path, capsys):
+    """key=value before and after options; stderr is not a terminal here, so progress comes as plain lines."""
+    out = tmp_path / "r"
+    argv = ["train", "--preset", "quickstart", "batch_size=8", "--out", str(out), "steps=2", "model.g_width=16",
+            "--data", "builtin", "model.d_width=16", "model.z_dim=16", "ema_start=0"]
+    assert main(argv) == 0
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert (config["batch_size"], config["steps"], config["ema_start"]) == (8, 2, 0)
+    assert config["model_args"] == {"g_width": 16, "d_width": 16, "z_dim": 16}
+    err = capsys.readouterr().err
+    assert "\r" not in err and "train: 0/2 (0%)" in err and "train: 2/2 (100%)" in err
+    card = (out / "export" / "README.md").read_text()  # the trainer's model card
+    assert "Steps: 2 generator updates (16 real images shown to D)" in card and "| batch_size | 8 |" in card
+    assert "None measured during training" in card and "```bash\n" in card
+
+
+def test_nested_and_option_only_commands_still_parse(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["features", "fit", "--help"])
+    assert exc.value.code == 0 and "--resolution" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--out", "x", "steps=1", "--bogus"])
+    assert exc.value.code == 2 and "unrecognized arguments: --bogus" in capsys.readouterr().err

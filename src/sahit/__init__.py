@@ -5,8 +5,8 @@
 >>> images = G.sample(16, classes=3, seed=0)  # (16, 3, R, R) in [-1, 1]
 """
 
+from ._version import __version__
 from .export import load, save_generator
 from .models import build
 
-__version__ = "0.1.0"
 __all__ = ["load", "save_generator", "build", "__version__"]

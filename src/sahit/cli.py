@@ -17,6 +17,27 @@ from collections.abc import Callable, Sequence
 COMMAND_MODULES = ("sahit.metrics.commands", "sahit.viz.commands")
 
 
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose commands take options and positionals in any order.
+
+    ``sahit train --preset quickstart batch_size=16 --out runs/x steps=20``: argparse alone stops
+    collecting ``key=value`` at the first option. A command without subcommands of its own parses
+    with ``parse_known_intermixed_args`` (which refuses parsers that have subcommands, so those,
+    such as ``sahit`` itself and ``sahit features``, parse as usual).
+    """
+
+    _intermixing = False  # parse_known_intermixed_args calls parse_known_args itself
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        if self._intermixing or self._subparsers is not None:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .training import Interrupted, train
 
@@ -69,8 +90,11 @@ def _cmd_presets(args: argparse.Namespace) -> int:  # noqa: ARG001
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
-    parser = argparse.ArgumentParser(prog="sahit", description="Attention GANs (SAGAN, HiT): train, sample, evaluate.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from ._version import __version__
+
+    parser = Parser(prog="sahit", description="Attention GANs (SAGAN, HiT): train, sample, evaluate.")
+    parser.add_argument("--version", action="version", version=f"sahit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")  # subcommand parsers are Parsers too
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {}
 
     p = sub.add_parser("train", help="train a GAN (resumes when --out already holds the run)",
@@ -79,7 +103,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     p.add_argument("--data", default=None, help="builtin | cifar10 | cifar100 | stl10 | celeba | lsun:CLASS | PATH")
     p.add_argument("--out", default=None, help="run folder (default runs/PRESET)")
     p.add_argument("overrides", nargs="*", metavar="key=value",
-                   help="config overrides, e.g. steps=500 batch_size=32 model.attn_res=[8]")
+                   help="config overrides, anywhere on the line, e.g. steps=500 batch_size=32 model.attn_res=[8]")
     handlers["train"] = _cmd_train
 
     p = sub.add_parser("sample", help="write a grid of samples from a trained generator")

@@ -2,9 +2,12 @@
 
 Layout of an export folder::
 
-    config.json                 {"format": ..., "model": G.config, "has_ema": true}
+    config.json                 {"format": ..., "model": G.config, "has_ema": true, "sahit_version": "0.2.0"}
     generator.safetensors       the trained generator
     generator_ema.safetensors   its exponential moving average (when trained with one)
+    README.md                   the model card (see :mod:`sahit.model_card`)
+
+``load`` takes such a folder, a run folder holding one in ``export/``, or ``hf:ORG/NAME[@REVISION]``.
 """
 
 from __future__ import annotations
@@ -16,14 +19,24 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ._version import __version__
+from .hub import hf_snapshot, is_hf
+from .model_card import DEFAULT_LICENSE, TrainingRecord, model_card
 from .models.registry import build_generator_from_config
 
 FORMAT = "sahit-generator-1"
 CONFIG_NAME = "config.json"
+CARD_NAME = "README.md"  # the model card
 
 
-def save_generator(folder: str | Path, generator: nn.Module, ema: nn.Module | None = None) -> Path:
-    """Write ``generator`` (and ``ema``) with its config to ``folder``; returns the folder."""
+def save_generator(folder: str | Path, generator: nn.Module, ema: nn.Module | None = None,
+                   training: TrainingRecord | None = None, license: str = DEFAULT_LICENSE) -> Path:
+    """Write ``generator`` (and ``ema``) with its config and model card to ``folder``; returns the folder.
+
+    ``training`` (see :func:`sahit.model_card.training_record`) fills the card's data, steps, recipe,
+    metrics and command; without it the card says they are unknown. ``license`` goes into the card's
+    front matter (a Hugging Face licence id such as ``apache-2.0``, ``mit``, ``cc-by-nc-4.0``).
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name, net in (("generator", generator), ("generator_ema", ema)):
@@ -37,11 +50,18 @@ def save_generator(folder: str | Path, generator: nn.Module, ema: nn.Module | No
             tmp.unlink(missing_ok=True)
             raise
         tmp.replace(folder / f"{name}.safetensors")
-    config = {"format": FORMAT, "model": generator.config, "has_ema": ema is not None}
-    tmp = folder / f"{CONFIG_NAME}.tmp"  # replaced atomically: a crash never leaves half a config
-    tmp.write_text(json.dumps(config, indent=2))
-    tmp.replace(folder / CONFIG_NAME)
+    card = model_card(generator, training, license=license, has_ema=ema is not None)
+    _write_text_atomic(folder / CARD_NAME, card)
+    config = {"format": FORMAT, "model": generator.config, "has_ema": ema is not None, "sahit_version": __version__}
+    _write_text_atomic(folder / CONFIG_NAME, json.dumps(config, indent=2))  # last: a folder with a config is whole
     return folder
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` atomically: a crash never leaves half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def _export_folder(path: Path) -> Path:
@@ -55,12 +75,12 @@ def _export_folder(path: Path) -> Path:
 
 
 def load(path: str | Path, ema: bool = True, device: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild a generator from a run folder or an export folder, in eval mode.
+    """Rebuild a generator from a run folder, an export folder or ``hf:ORG/NAME[@REVISION]``, in eval mode.
 
     ``ema=True`` takes the EMA weights when the run has them. Only safetensors and JSON are
-    read, so loading runs no code from the files.
+    read, so loading runs no code from the files. ``hf:`` ids need ``pip install sahit[hf]``.
     """
-    folder = _export_folder(Path(path))
+    folder = _export_folder(hf_snapshot(path) if is_hf(path) else Path(path))
     try:
         config = json.loads((folder / CONFIG_NAME).read_text())
     except (ValueError, UnicodeDecodeError) as exc:

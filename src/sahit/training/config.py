@@ -21,7 +21,7 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 # Keys that may differ when a run is resumed: they change how long or how chattily it runs,
 # not what it computes.
 RESUMABLE_CHANGES = {"steps", "ckpt_every", "sample_every", "log_every", "keep_ckpts", "device", "num_workers",
-                     "eval_every", "progress"}
+                     "eval_every", "progress", "license"}
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 
 
@@ -69,6 +69,7 @@ class TrainConfig:
     keep_ckpts: int = 3
     sample_every: int = 500
     sample_cols: int = 8
+    license: str = "apache-2.0"  # licence id in the export's model card (Hugging Face ids: mit, cc-by-nc-4.0, ...)
     log_every: int = 50
     eval_every: int = 0  # 0 = no metrics during training
     eval_n: int = 5000

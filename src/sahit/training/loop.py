@@ -19,13 +19,14 @@ from typing import Any
 import torch
 import yaml
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from ..data import make_dataset
 from ..export import save_generator
 from ..losses import get_loss, r1_penalty
 from ..layers.normalization import enable_sync_batch_norm
+from ..model_card import training_record
 from ..models import build, model_config
+from ..progress import progress
 from ..viz.grid import save_grid
 from .checkpoint import FORMAT as CHECKPOINT_FORMAT
 from .checkpoint import CheckpointError, atomic_torch_save, latest_checkpoint, list_checkpoints, save_checkpoint
@@ -413,8 +414,7 @@ class Trainer:
             self.writer = SummaryWriter(str(self.run_dir / "tb"))
         previous = {s: signal.signal(s, self._handle_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         log_file = open(_trim_partial_line(self.run_dir / "log.jsonl"), "a") if main else None
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not (main and cfg.progress), unit="it",
-                   dynamic_ncols=True, desc="train")
+        bar = progress(total=cfg.steps, initial=self.step, disable=not (main and cfg.progress), unit="it", desc="train")
         start_step, t0, t_log, step_log = self.step, time.perf_counter(), time.perf_counter(), self.step
         real_batches = self.batches()
         try:
@@ -470,7 +470,8 @@ class Trainer:
                                    "seconds": round(time.perf_counter() - t0, 2), "run_dir": str(self.run_dir)}
         if main:
             summary["samples"] = str(self.write_samples("final"))
-            summary["export"] = str(save_generator(self.run_dir / "export", self.G, self.ema.net))
+            record = training_record(self.run_dir, cfg.to_dict(), self.step)
+            summary["export"] = str(save_generator(self.run_dir / "export", self.G, self.ema.net, record, cfg.license))
             summary["checkpoint"] = str(list_checkpoints(self.ckpt_dir)[-1][1]) if list_checkpoints(self.ckpt_dir) else ""
             summary["log"] = str(self.run_dir / "log.jsonl")
             summary["tensorboard"] = str(self.run_dir / "tb")

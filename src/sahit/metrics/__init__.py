@@ -24,6 +24,7 @@ from .evaluate import (
     evaluate_generator,
     evaluate_images,
     extract_features,
+    truncation_sweep,
 )
 from .extractor import FeatureExtractor, load_extractor
 from .fid import fid_from_features, frechet_distance, intra_fid, per_class_fid
@@ -64,5 +65,6 @@ __all__ = [
     "evaluate_features",
     "evaluate_generator",
     "evaluate_images",
+    "truncation_sweep",
     "load_images",
 ]

@@ -348,6 +348,25 @@ def evaluate_generator(
     return evaluate_features(reference, fake, extractor, metrics, seed=seed, **metric_kwargs)
 
 
+def truncation_sweep(
+    G: torch.nn.Module,
+    reference: ReferenceStats | str | Path,
+    extractor: str | Path | FeatureExtractor,
+    thresholds: Sequence[float | None],
+    metrics: Sequence[str] = ("fid", "is"),
+    **kwargs: Any,
+) -> dict[float | None, dict[str, MetricResult]]:
+    """:func:`evaluate_generator` at each truncation threshold (None: no truncation), same seed for all.
+
+    The variety-against-quality curve of BigGAN: lower thresholds usually raise IS and, past a
+    point, raise FID. Keywords (``n``, ``seed``, ``batch_size``, ``device``...) go to :func:`evaluate_generator`.
+    """
+    extractor = load_extractor(extractor, device=kwargs.get("device") or next(G.parameters()).device)
+    if not isinstance(reference, ReferenceStats):
+        reference = load_stats(reference)
+    return {t: evaluate_generator(G, reference, extractor, metrics, truncation=t, **kwargs) for t in thresholds}
+
+
 def evaluate_images(
     images: Dataset | str | Path,
     reference: ReferenceStats | str | Path,

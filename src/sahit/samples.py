@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,14 +135,22 @@ def _chunk_done(out: Path, format: str, start: int, stop: int, n: int) -> bool: 
 
 
 def _assemble_npz(out: Path, n: int, chunk: int, labels: list[int] | None) -> None:
+    """Stream the chunks into ``samples.npz`` (uncompressed, as ``np.savez``), never holding all images in memory."""
     parts = [_chunk_path(out, s) for s in range(0, n, chunk)]
     if not all(p.is_file() for p in parts):  # already assembled by an earlier run
         return
-    arrays = {IMAGES_KEY: np.concatenate([np.load(p) for p in parts])}
-    if labels is not None:
-        arrays[LABELS_KEY] = np.asarray(labels, dtype=np.int64)
+    first = np.load(parts[0], mmap_mode="r")
+    header = {"descr": np.lib.format.dtype_to_descr(first.dtype), "fortran_order": False,
+              "shape": (n, *first.shape[1:])}
     tmp = out / (NPZ_NAME + ".tmp.npz")
-    np.savez(tmp, **arrays)
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        with archive.open(IMAGES_KEY + ".npy", "w", force_zip64=True) as f:
+            np.lib.format.write_array_header_1_0(f, header)
+            for p in parts:
+                f.write(np.ascontiguousarray(np.load(p)).tobytes())
+        if labels is not None:
+            with archive.open(LABELS_KEY + ".npy", "w") as f:
+                np.lib.format.write_array(f, np.asarray(labels, dtype=np.int64))
     tmp.replace(out / NPZ_NAME)
     for p in parts:
         p.unlink()

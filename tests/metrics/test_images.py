@@ -88,3 +88,5 @@ def test_errors_are_one_line(image_sets, tmp_path, monkeypatch, capsys):
     assert "intra-FID needs labelled images" in capsys.readouterr().err
     assert main(["eval", "--images", str(image_sets / "noise"), "--features", str(image_sets / "ext")]) == 2
     assert "needs a reference" in capsys.readouterr().err
+    assert main(["eval", "--images", str(image_sets / "noise"), "--ref", "builtin", "--truncation", "0.5"]) == 2
+    assert "--images are scored as they are" in capsys.readouterr().err

@@ -158,6 +158,8 @@ def run_eval(args: argparse.Namespace) -> int:
     from .images import load_images
 
     if args.images is not None:
+        if args.truncation is not None:
+            raise ValueError("--truncation samples a generator (--run); --images are scored as they are")
         images = load_images(args.images)
         labelled = bool(getattr(images, "num_classes", 0))
         metrics = _metric_list(args.metrics, labelled)

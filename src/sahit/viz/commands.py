@@ -140,9 +140,7 @@ def run_interpolate(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from .report import build_report
-
-    from .report import TRUNCATION_N, TRUNCATIONS
+    from .report import TRUNCATION_N, TRUNCATIONS, build_report
 
     thresholds = None if args.no_truncation else (args.truncation or TRUNCATIONS)
     path = build_report(args.run, args.out, attention=not args.no_attention, seed=args.seed, truncation=thresholds,

@@ -69,8 +69,18 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         if args.n % len(classes):
             raise ValueError(f"--n {args.n} is not a multiple of the {len(classes)} classes given")
         classes = [c for c in classes for _ in range(args.n // len(classes))]
-    images = G.sample(args.n, classes=classes, seed=args.seed)
-    path = save_grid(images, args.out, nrow=args.nrow)
+    if args.format is not None:
+        from .samples import write_samples
+
+        out = "samples" if args.out is None else args.out
+        job = write_samples(G, args.n, out, format=args.format, classes=classes, seed=args.seed,
+                            truncation=args.truncation, batch_size=args.batch_size,
+                            meta={"run": str(args.run), "ema": not args.no_ema})
+        done = "all already there" if job.generated == 0 else f"{job.generated} generated now"
+        print(f"wrote {job.n} samples ({args.format}, {done}) to {job.out}; labels in {job.out}/manifest.json")
+        return 0
+    images = G.sample(args.n, classes=classes, seed=args.seed, batch_size=args.batch_size, truncation=args.truncation)
+    path = save_grid(images, args.out or "samples.png", nrow=args.nrow)
     print(f"wrote {len(images)} samples to {path}")
     return 0
 
@@ -106,14 +116,22 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
                    help="config overrides, anywhere on the line, e.g. steps=500 batch_size=32 model.attn_res=[8]")
     handlers["train"] = _cmd_train
 
-    p = sub.add_parser("sample", help="write a grid of samples from a trained generator")
+    p = sub.add_parser("sample", help="write samples from a trained generator: a grid, or one file per image",
+                       description="Write a grid PNG of samples (default), or with --format png|npz every image "
+                       "into the folder --out (resumable: rerun the same command after an interruption).")
     p.add_argument("--run", required=True, help="run folder or export folder")
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--classes", type=int, nargs="+", default=None, help="class(es) to sample (default: balanced)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--nrow", type=int, default=8)
+    p.add_argument("--truncation", type=float, default=None, metavar="T",
+                   help="truncation trick: redraw entries of z with |z| > T (default: none)")
+    p.add_argument("--format", choices=("png", "npz"), default=None,
+                   help="one PNG per image, or one samples.npz (arr_0: N,H,W,3 uint8; labels), in the folder --out")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--nrow", type=int, default=8, help="images per row of the grid")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
-    p.add_argument("--out", default="samples.png")
+    p.add_argument("--out", default=None, help="grid PNG (default samples.png) or, with --format, a folder "
+                   "(default samples/)")
     handlers["sample"] = _cmd_sample
 
     p = sub.add_parser("presets", help="list training and model presets")

@@ -77,3 +77,27 @@ def test_bad_metric_name(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sahit, "load", lambda run, ema=True, device="cpu": ToyGenerator())
     assert main(["eval", "--run", str(tmp_path), "--metrics", "fid,fd", "--ref", "x.npz"]) == 2
     assert "unknown metric 'fd'" in capsys.readouterr().err
+
+
+def test_eval_with_truncation_samples_truncated_z(tmp_path, monkeypatch, toy_extractor):
+    from sahit.metrics import save_domain_extractor
+    from sahit.models import build
+
+    torch.manual_seed(0)
+    G, _ = build("quickstart", g_width=8, d_width=8, z_dim=16, g_attn_res=[], d_attn_res=[])  # 16 px
+    calls = []
+    sample = G.sample
+    monkeypatch.setattr(G, "sample", lambda *a, **k: calls.append(k.get("truncation")) or sample(*a, **k))
+    monkeypatch.setattr(sahit, "load", lambda run, ema=True, device="cpu": G)
+    monkeypatch.setenv("SAHIT_CACHE", str(tmp_path / "cache"))
+    save_domain_extractor(toy_extractor, tmp_path / "ext")
+    fids = {}
+    for truncation in (None, 0.2):
+        extra = [] if truncation is None else ["--truncation", str(truncation)]
+        out = tmp_path / f"m{truncation}.json"
+        assert main(["eval", "--run", str(tmp_path), "--features", str(tmp_path / "ext"), "--ref", "builtin",
+                     "--ref-n", "20", "--n", "20", "--metrics", "fid", "--out", str(out), *extra]) == 0
+        payload = json.loads(out.read_text())
+        assert payload["truncation"] == truncation and calls[-1] == truncation
+        fids[truncation] = payload["results"]["fid"]["value"]
+    assert fids[None] != fids[0.2]

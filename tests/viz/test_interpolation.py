@@ -1,4 +1,4 @@
-"""Latent interpolation: slerp/lerp, grids and GIFs."""
+"""Latent and class interpolation: slerp/lerp, class mixes, grids and GIFs."""
 
 import pytest
 import torch
@@ -6,7 +6,8 @@ from PIL import Image
 
 import sahit
 from sahit.cli import main
-from sahit.viz.interpolation import interpolate, latent_path, lerp, seed_latent, slerp
+from sahit.layers import ConditionalBatchNorm2d
+from sahit.viz.interpolation import class_interpolation, interpolate, latent_path, lerp, seed_latent, slerp
 
 
 def test_slerp_and_lerp_hit_the_ends_and_slerp_keeps_the_norm():
@@ -48,3 +49,36 @@ def test_cli_writes_png_and_gif(tiny_run, tmp_path):
 def test_cli_rejects_bad_class(tiny_run, tmp_path, capsys):
     assert main(["interpolate", "--run", str(tiny_run), "--class", "12", "--out", str(tmp_path / "i.png")]) == 2
     assert "class 12 is out of range" in capsys.readouterr().err
+
+
+def test_class_interpolation_ends_are_the_pure_class_samples(tiny_run):
+    G = sahit.load(tiny_run)
+    with torch.no_grad():  # after 2 steps the classes' CBN gains are still ~1: make the classes differ
+        for cbn in (m for m in G.modules() if isinstance(m, ConditionalBatchNorm2d)):
+            cbn.gain.weight.add_(0.5 * torch.randn_like(cbn.gain.weight))
+    result = class_interpolation(G, 2, 7, seeds=[3, 4], steps=5, truncation=0.8)
+    assert result.images.shape == (2, 1, 5, 3, 32, 32)
+    for row, seed in enumerate([3, 4]):
+        start, end = (G.sample(1, classes=k, seed=seed, truncation=0.8)[0] for k in (2, 7))
+        torch.testing.assert_close(result.images[row, 0, 0], start, atol=1e-5, rtol=0)
+        torch.testing.assert_close(result.images[row, 0, -1], end, atol=1e-5, rtol=0)
+        middle = result.images[row, 0, 2]
+        assert (middle - start).abs().max() > 1e-3 and (middle - end).abs().max() > 1e-3
+
+
+def test_class_interpolation_needs_the_soft_class_hook(tiny_run, monkeypatch):
+    G = sahit.load(tiny_run)
+    monkeypatch.setattr(G, "soft_classes", False)
+    with pytest.raises(ValueError, match="cannot take a mix of classes"):
+        class_interpolation(G, 0, 1)
+
+
+def test_cli_class_interpolation(tiny_run, tmp_path, capsys):
+    png, gif = tmp_path / "c.png", tmp_path / "c.gif"
+    assert main(["interpolate", "--run", str(tiny_run), "--between", "1", "5", "--seeds", "0", "9", "--steps", "4",
+                 "--out", str(png), "--gif", str(gif)]) == 0
+    assert "class 1 → 5" in capsys.readouterr().out
+    assert Image.open(png).size == (round((1.3 + 4 * 0.9) * 100), round((0.45 + 2 * 0.9) * 100))  # 2 rows, 4 columns
+    assert Image.open(gif).size == (2 * 128, 128) and Image.open(gif).n_frames == 2 * 4 - 2
+    assert main(["interpolate", "--run", str(tiny_run), "--between", "1", "10", "--out", str(png)]) == 2
+    assert "class 10 is out of range" in capsys.readouterr().err

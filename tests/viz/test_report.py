@@ -52,7 +52,7 @@ def report(tiny_run, tmp_path_factory):
 
 def test_report_is_valid_self_contained_html(report):
     page = parse(report)
-    assert page.headings == ["Summary", "Training", "Metrics", "Samples over training", "Attention",
+    assert page.headings == ["Summary", "Training", "Metrics", "Truncation", "Samples over training", "Attention",
                              "Configuration", "Files"]
     assert len(page.images) >= 6  # losses, lr, throughput, grid of step 2, final grid, attention
     for img in page.images:
@@ -60,6 +60,7 @@ def test_report_is_valid_self_contained_html(report):
         assert img.get("alt")
     text = " ".join(page.text)
     assert "no metrics yet" in text and "it/s" in text and "log.jsonl" in text
+    assert "no truncation curve: the run has no" in text
     assert not any("html.escape" in t for t in page.text)  # captions are formatted, not raw f-string source
 
 
@@ -77,9 +78,33 @@ def test_metrics_curve_from_files_and_log(tiny_run, tmp_path):
     assert best_point("fid", points["fid"])[:2] == (3, 60.0)
     assert best_point("is", points["is"])[:2] == (2, 3.0)
     out = tmp_path / "r.html"
-    assert main(["report", "--run", str(run), "--out", str(out), "--no-attention"]) == 0
+    assert main(["report", "--run", str(run), "--out", str(out), "--no-attention", "--no-truncation"]) == 0
     text = " ".join(parse(out).text)
-    assert "no metrics yet" not in text and "60 at step 3" in text
+    assert "no metrics yet" not in text and "60 at step 3" in text and "no truncation curve: left out" in text
+
+
+def test_truncation_curve_with_a_domain_extractor(tiny_run, tmp_path, monkeypatch):
+    import yaml
+
+    from sahit.data import make_dataset
+    from sahit.metrics import fit_domain_extractor, save_domain_extractor
+
+    monkeypatch.setenv("SAHIT_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**config, "eval_n": 48}))  # keep the reference small
+    extractor = fit_domain_extractor(make_dataset("builtin", 32, length=64), 10, 32, steps=2, width=8,
+                                     progress=False)
+    save_domain_extractor(extractor, tmp_path / "ext")
+    out = tmp_path / "r.html"
+    assert main(["report", "--run", str(run), "--out", str(out), "--no-attention", "--features", str(tmp_path / "ext"),
+                 "--truncation", "0.5", "1", "--truncation-n", "24"]) == 0
+    page = parse(out)
+    text = " ".join(page.text)
+    assert "no truncation curve" not in text and "24 samples per point" in text
+    assert any(img["alt"] == "FID and IS against truncation" for img in page.images)
+    assert "0.5" in page.text and "none" in page.text  # one table row per threshold, and one without truncation
 
 
 def test_report_without_attention_layers(no_attention_run, tmp_path):

@@ -2,6 +2,7 @@
 
 from .attention import SelfAttention2d
 from .blocks import DiscriminatorBlock, GeneratorBlock
+from .embedding import embed_classes
 from .hit_blocks import (
     MLP,
     BlurDownsample,
@@ -25,6 +26,7 @@ from .spectral import SpectralNormFactory, largest_singular_value, maybe_spectra
 
 __all__ = [
     "SelfAttention2d",
+    "embed_classes",
     "ConditionalBatchNorm2d",
     "BatchNorm2d",
     "GeneratorBlock",

@@ -11,6 +11,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .embedding import embed_classes
+
 
 def sync_batch_norm(x: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
     """Training-mode batch norm of ``x`` (N, C, ...) with statistics over every process's batch.
@@ -71,7 +73,8 @@ class ConditionalBatchNorm2d(nn.Module):
     """Batch norm without its own affine, then a per-class gain and bias.
 
     ``out = gain[y] * BN(x) + bias[y]``, gains initialised at 1 and biases at 0, so at
-    initialisation it equals plain BN. The embeddings are not spectrally normalised
+    initialisation it equals plain BN. ``y`` may also be class weights (B, K): gain and bias
+    are then the weighted mix of the classes' (see :func:`embed_classes`). The embeddings are not spectrally normalised
     (as in BigGAN-PyTorch): normalising an all-ones gain table would shrink it far below 1.
     """
 
@@ -87,8 +90,8 @@ class ConditionalBatchNorm2d(nn.Module):
         nn.init.zeros_(self.bias.weight)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        gain = self.gain(y)[:, :, None, None]  # (B, C, 1, 1)
-        bias = self.bias(y)[:, :, None, None]
+        gain = embed_classes(self.gain, y)[:, :, None, None]  # (B, C, 1, 1)
+        bias = embed_classes(self.bias, y)[:, :, None, None]
         return torch.addcmul(bias, self.bn(x), gain)
 
 

@@ -8,8 +8,9 @@ Low level, on features (numpy arrays or torch tensors, computed in float64)::
     precision_recall(real, fake, k=3) -> (precision, recall)
 
 High level, on images: ``load_extractor("inception" | path)``, ``compute_reference_stats``,
-``save_stats`` / ``load_stats`` and ``evaluate_generator``, whose results record sample
-counts, reference set, extractor and weights hash beside every number.
+``save_stats`` / ``load_stats``, ``evaluate_generator`` and ``evaluate_images`` (any folder or
+npz of images), whose results record sample counts, reference set, extractor and weights hash
+beside every number.
 """
 
 from .domain import DomainExtractor, fit_domain_extractor, load_domain_extractor, save_domain_extractor
@@ -21,10 +22,13 @@ from .evaluate import (
     compute_reference_stats,
     evaluate_features,
     evaluate_generator,
+    evaluate_images,
     extract_features,
+    truncation_sweep,
 )
 from .extractor import FeatureExtractor, load_extractor
 from .fid import fid_from_features, frechet_distance, intra_fid, per_class_fid
+from .images import load_images
 from .inception import load_inception, resolve_inception_weights
 from .inception_score import inception_score
 from .kid import kernel_inception_distance
@@ -60,4 +64,7 @@ __all__ = [
     "cached_reference_stats",
     "evaluate_features",
     "evaluate_generator",
+    "evaluate_images",
+    "truncation_sweep",
+    "load_images",
 ]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .evaluate import DEFAULT_METRICS, METRICS, MetricResult
@@ -61,20 +62,29 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
 
     p = subparsers.add_parser(
         "eval",
-        help="evaluate a trained generator: FID, IS, KID, precision/recall, intra-FID",
-        description="Sample a run's EMA generator (balanced over classes), extract features and compare them "
-        "with reference statistics. Writes JSON and prints a table.",
+        help="evaluate a trained generator or any images: FID, IS, KID, precision/recall, intra-FID",
+        description="Sample a run's EMA generator (balanced over classes), or read --images made by any tool, "
+        "extract features and compare them with reference statistics. Writes JSON and prints a table.",
     )
-    p.add_argument("--run", required=True, help="run folder or export folder")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="run folder or export folder to sample")
+    source.add_argument("--images", metavar="DIR|NPZ",
+                        help="score these images instead: a folder (flat, with a sahit manifest.json for labels, "
+                        "or one subfolder per class) or an .npz with arr_0 (N, H, W, 3) uint8 [and labels]")
     p.add_argument("--metrics", default=None,
                    help=f"comma-separated, from {','.join(METRICS)} (default {','.join(DEFAULT_METRICS)}; "
-                   "ifid is skipped for unconditional generators)")
+                   "ifid is skipped without classes)")
     p.add_argument("--n", type=int, default=50_000, help="generated samples (default 50000)")
+    p.add_argument("--truncation", type=float, default=None, metavar="T",
+                   help="sample with the truncation trick: redraw |z| > T (default: none)")
     _add_extractor_args(p)
-    p.add_argument("--ref", default=None, help="reference .npz from `sahit stats` (default: the run's data, cached)")
+    p.add_argument("--ref", default=None, metavar="STATS|DATA",
+                   help="reference: an .npz from `sahit stats`, or a data set (builtin | torchvision name | folder | "
+                   "images .npz) whose statistics are computed here (default: the run's data; cached)")
     p.add_argument("--data", default=None, help="reference data set when --ref is not given (default: the run's)")
     p.add_argument("--ref-n", type=int, default=50_000, help="reference images when computed here (default 50000)")
-    p.add_argument("--out", default=None, help="JSON file to write (default RUN/metrics.json)")
+    p.add_argument("--out", default=None,
+                   help="JSON file to write (default RUN/metrics.json, DIR/metrics.json or NAME.metrics.json)")
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-ema", action="store_true", help="evaluate the raw generator instead of its EMA")
@@ -144,28 +154,37 @@ def run_stats(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     import sahit
 
-    from .evaluate import cached_reference_stats, check_metrics, evaluate_generator
-    from .stats import load_stats
+    from .evaluate import evaluate_generator, evaluate_images
+    from .images import load_images
 
-    G = sahit.load(args.run, ema=not args.no_ema, device=_device(args))
-    if args.metrics is None:
-        metrics = [m for m in DEFAULT_METRICS if m != "ifid" or G.num_classes]
+    if args.images is not None:
+        if args.truncation is not None:
+            raise ValueError("--truncation samples a generator (--run); --images are scored as they are")
+        images = load_images(args.images)
+        labelled = bool(getattr(images, "num_classes", 0))
+        metrics = _metric_list(args.metrics, labelled)
+        resolution = int(images[0][0].shape[-1])
+        if args.ref is None and args.data is None:
+            raise ValueError("--images needs a reference: --ref STATS.npz or --ref DATA")
+        extractor = _extractor(args)
+        reference = _reference(args.ref or args.data, resolution, extractor, args)
+        results = evaluate_images(images, reference, extractor, metrics, batch_size=args.batch_size, seed=args.seed,
+                                  device=_device(args))
+        source = Path(args.images)
+        default_out = source / "metrics.json" if source.is_dir() else source.with_suffix(".metrics.json")
+        header = {"images": str(args.images), "labelled": labelled}
     else:
-        metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    metrics = list(check_metrics(metrics))
-    extractor = _extractor(args)
-    if args.ref is not None:
-        reference = load_stats(args.ref)
-    else:
-        data = args.data or _run_data(Path(args.run))
-        reference = cached_reference_stats(data, G.resolution, extractor, n=args.ref_n, device=_device(args))
-    results = evaluate_generator(
-        G, reference, extractor, metrics, n=args.n, batch_size=args.batch_size, seed=args.seed, device=_device(args)
-    )
-    out = Path(args.out) if args.out else _run_folder(Path(args.run)) / "metrics.json"
+        G = sahit.load(args.run, ema=not args.no_ema, device=_device(args))
+        metrics = _metric_list(args.metrics, bool(G.num_classes))
+        extractor = _extractor(args)
+        reference = _reference(args.ref or args.data or _run_data(Path(args.run)), G.resolution, extractor, args)
+        results = evaluate_generator(G, reference, extractor, metrics, n=args.n, batch_size=args.batch_size,
+                                     seed=args.seed, truncation=args.truncation, device=_device(args))
+        default_out = _run_folder(Path(args.run)) / "metrics.json"
+        header = {"run": str(args.run), "ema": not args.no_ema, "truncation": args.truncation}
+    out = Path(args.out) if args.out else default_out
     payload = {
-        "run": str(args.run),
-        "ema": not args.no_ema,
+        **header,
         "seed": args.seed,
         "reference_meta": reference.meta,
         "results": {name: r.to_dict() for name, r in results.items()},
@@ -175,6 +194,35 @@ def run_eval(args: argparse.Namespace) -> int:
     print(format_table(results))
     print(f"wrote {out}")
     return 0
+
+
+def _metric_list(spec: str | None, labelled: bool) -> list[str]:
+    """``--metrics`` as a list; by default every default metric, intra-FID only with classes."""
+    from .evaluate import check_metrics
+
+    if spec is None:
+        return [m for m in DEFAULT_METRICS if m != "ifid" or labelled]
+    return list(check_metrics([m.strip() for m in spec.split(",") if m.strip()]))
+
+
+def _reference(spec: str, resolution: int, extractor: Any, args: argparse.Namespace) -> Any:
+    """Reference statistics from ``spec``: a `sahit stats` .npz, an .npz of images, or a data set (cached)."""
+    from .evaluate import cached_reference_stats, compute_reference_stats
+    from .images import load_images
+    from .stats import load_stats
+
+    path = Path(spec)
+    if path.suffix == ".npz":
+        if not path.is_file():
+            return load_stats(path)  # raises FileNotFoundError with a hint
+        with np.load(path, allow_pickle=False) as data:
+            is_stats = "mu" in data.files
+        if is_stats:
+            return load_stats(path)
+        images = load_images(path)
+        n = args.ref_n if args.ref_n < len(images) else None
+        return compute_reference_stats(images, extractor, n=n, data_name=str(spec), device=_device(args))
+    return cached_reference_stats(spec, resolution, extractor, n=args.ref_n, device=_device(args))
 
 
 def _run_folder(path: Path) -> Path:

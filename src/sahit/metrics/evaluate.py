@@ -288,14 +288,15 @@ def evaluate_features(
 
 
 def generated_batches(
-    G: torch.nn.Module, n: int, batch_size: int, seed: int
+    G: torch.nn.Module, n: int, batch_size: int, seed: int, truncation: float | None = None
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
     """``n`` samples of ``G`` in batches, classes balanced (0, 1, ..., K-1, 0, ...); reproducible from ``seed``."""
     num_classes = int(getattr(G, "num_classes", 0))
+    extra = {} if truncation is None else {"truncation": truncation}
     for i, start in enumerate(range(0, n, batch_size)):
         b = min(batch_size, n - start)
         labels = torch.arange(start, start + b) % num_classes if num_classes else None
-        images = G.sample(b, classes=labels, seed=(seed << 20) + i)  # type: ignore[operator]
+        images = G.sample(b, classes=labels, seed=(seed << 20) + i, **extra)  # type: ignore[operator]
         yield images, labels
 
 
@@ -308,6 +309,7 @@ def evaluate_generator(
     n: int = 50_000,
     batch_size: int = 100,
     seed: int = 0,
+    truncation: float | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
     **metric_kwargs: Any,
@@ -318,6 +320,7 @@ def evaluate_generator(
     ``resolution``. ``reference``: statistics or the path of an ``.npz`` from ``save_stats``.
     ``extractor``: ``"inception"``, a domain extractor path, or an extractor. Returns a dict keyed
     by ``fid``, ``is``, ``kid``, ``precision``, ``recall``, ``density``, ``coverage``, ``ifid``.
+    ``truncation``: sample with the truncation trick at this threshold (see ``sahit.models.truncated_noise``).
     Extra keywords (``is_splits``, ``kid_subsets``, ``kid_subset_size``) go to :func:`evaluate_features`.
     """
     metrics = check_metrics(metrics)
@@ -334,12 +337,79 @@ def evaluate_generator(
     device = device or next(G.parameters()).device
     extractor = load_extractor(extractor, device=device)
     fake = extract_features(
-        generated_batches(G, n, batch_size, seed),
+        generated_batches(G, n, batch_size, seed, truncation),
         extractor,
         keep_features=bool(NEEDS_FEATURES & set(metrics)) or n <= extractor.feature_dim,
         keep_logits="is" in metrics,
         total=-(-n // batch_size),
         progress=progress,
         desc="generated",
+    )
+    return evaluate_features(reference, fake, extractor, metrics, seed=seed, **metric_kwargs)
+
+
+def truncation_sweep(
+    G: torch.nn.Module,
+    reference: ReferenceStats | str | Path,
+    extractor: str | Path | FeatureExtractor,
+    thresholds: Sequence[float | None],
+    metrics: Sequence[str] = ("fid", "is"),
+    **kwargs: Any,
+) -> dict[float | None, dict[str, MetricResult]]:
+    """:func:`evaluate_generator` at each truncation threshold (None: no truncation), same seed for all.
+
+    The variety-against-quality curve of BigGAN: lower thresholds usually raise IS and, past a
+    point, raise FID. Keywords (``n``, ``seed``, ``batch_size``, ``device``...) go to :func:`evaluate_generator`.
+    """
+    extractor = load_extractor(extractor, device=kwargs.get("device") or next(G.parameters()).device)
+    if not isinstance(reference, ReferenceStats):
+        reference = load_stats(reference)
+    return {t: evaluate_generator(G, reference, extractor, metrics, truncation=t, **kwargs) for t in thresholds}
+
+
+def evaluate_images(
+    images: Dataset | str | Path,
+    reference: ReferenceStats | str | Path,
+    extractor: str | Path | FeatureExtractor,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    *,
+    batch_size: int = 100,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    **metric_kwargs: Any,
+) -> dict[str, MetricResult]:
+    """Score a set of images that any tool made, on the same footing as :func:`evaluate_generator`.
+
+    ``images``: a data set of ``(image, label)`` or a folder / ``.npz`` path read by
+    :func:`sahit.metrics.images.load_images`. Intra-FID needs labels (class subfolders, a sahit
+    manifest, or ``labels`` in the npz).
+    """
+    from .images import load_images
+
+    metrics = check_metrics(metrics)
+    if not isinstance(images, Dataset):
+        images = load_images(images)
+    if not isinstance(reference, ReferenceStats):
+        reference = load_stats(reference)
+    labelled = bool(getattr(images, "num_classes", 0))
+    if "ifid" in metrics and not labelled:
+        raise ValueError("intra-FID needs labelled images: class subfolders, a sahit manifest.json or npz labels")
+    n = len(images)  # type: ignore[arg-type]
+    if n < 2:
+        raise ValueError(f"need at least 2 images to score, got {n}")
+    ref_res, res = reference.meta.get("resolution"), int(images[0][0].shape[-1])
+    if ref_res is not None and int(ref_res) != res:
+        raise ValueError(f"the reference statistics are at {ref_res}px but the images are {res}px")
+    extractor = load_extractor(extractor, device=device or "cpu")
+    loader = DataLoader(images, batch_size=batch_size, shuffle=False)
+    fake = extract_features(
+        ((x, y if labelled else None) for x, y in loader),
+        extractor,
+        keep_features=bool(NEEDS_FEATURES & set(metrics)) or n <= extractor.feature_dim,
+        keep_logits="is" in metrics,
+        total=len(loader),
+        progress=progress,
+        desc="images",
     )
     return evaluate_features(reference, fake, extractor, metrics, seed=seed, **metric_kwargs)

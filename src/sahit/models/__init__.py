@@ -1,7 +1,9 @@
 """Model families (SAGAN, HiT), their presets, and the one factory ``build``."""
 
 from . import hit, sagan  # noqa: F401  (register the families and their presets)
-from .base import Discriminator, Generator
+from .base import Discriminator, Generator, truncated_noise
 from .registry import build, build_generator_from_config, model_config, presets
 
-__all__ = ["build", "build_generator_from_config", "model_config", "presets", "Generator", "Discriminator"]
+__all__ = [
+    "build", "build_generator_from_config", "model_config", "presets", "Generator", "Discriminator", "truncated_noise",
+]

@@ -1,7 +1,8 @@
-"""What every generator and discriminator of sahit shares: input checks and sampling."""
+"""What every generator and discriminator of sahit shares: input checks, noise and sampling."""
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,9 +22,23 @@ class Generator(nn.Module):
     resolution: int
     config: dict[str, Any]
     check_inputs: bool = True  # class-index checks read y on the host; trainers may turn them off
+    # True when ``forward`` also takes y as float class weights (B, num_classes): each row mixes the
+    # class embeddings linearly (a one-hot row is exactly that class). Used by class interpolation.
+    soft_classes: bool = False
 
     def check_labels(self, y: torch.Tensor | None, batch: int) -> torch.Tensor | None:
+        if y is not None and y.is_floating_point() and self.num_classes:
+            if not self.soft_classes:
+                raise ValueError("this generator takes integer class labels only, not class weights")
+            if y.shape != (batch, self.num_classes):
+                raise ValueError(f"class weights must have shape ({batch}, {self.num_classes}), got {tuple(y.shape)}")
+            return y
         return check_labels(y, batch, self.num_classes, self.check_inputs)
+
+    def sample_noise(self, n: int, seed: int | None = None, truncation: float | None = None) -> torch.Tensor:
+        """The z of ``sample(n, seed=seed, truncation=truncation)``: (n, z_dim) float32 on the CPU."""
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        return truncated_noise(n, self.z_dim, truncation, generator)
 
     @torch.no_grad()
     def sample(
@@ -32,15 +47,25 @@ class Generator(nn.Module):
         classes: int | Sequence[int] | torch.Tensor | None = None,
         seed: int | None = None,
         batch_size: int = 256,
+        truncation: float | None = None,
     ) -> torch.Tensor:
         """``n`` images in [-1, 1], (n, 3, R, R) float32 on the generator's device, in eval mode.
 
         ``classes``: None (balanced over classes: 0, 1, ..., K-1, 0, ...), one class for all,
-        or one class per image. ``seed`` makes the noise reproducible.
+        or one class per image. ``seed`` makes the noise reproducible. ``truncation``: BigGAN's
+        truncation trick, see :func:`truncated_noise` (None: plain Gaussian z).
+        """
+        return self.sample_from(self.sample_noise(n, seed, truncation), self.sample_labels(n, classes), batch_size)
+
+    @torch.no_grad()
+    def sample_from(self, z: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 256) -> torch.Tensor:
+        """Images in [-1, 1] for given z (n, z_dim) and labels y (n,) or None, in eval mode, ``batch_size`` at a time.
+
+        Image i depends only on row i, and the batches are ``[0, batch_size)``, ``[batch_size, 2 batch_size)``...
+        so a slice of z starting at a multiple of ``batch_size`` gives the same images as the whole.
         """
         device = next(self.parameters()).device
-        z = torch.randn(n, self.z_dim, generator=torch.Generator().manual_seed(seed) if seed is not None else None)
-        y = self.sample_labels(n, classes)
+        n = len(z)
         was_training = self.training
         self.eval()
         try:
@@ -77,6 +102,29 @@ class Discriminator(nn.Module):
 
     def check_labels(self, y: torch.Tensor | None, batch: int) -> torch.Tensor | None:
         return check_labels(y, batch, self.num_classes, self.check_inputs)
+
+
+def truncated_noise(
+    n: int, dim: int, truncation: float | None = None, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Standard normal noise (n, dim); with ``truncation``, BigGAN's truncation trick.
+
+    Entries with ``|z| > truncation`` are redrawn (from the same ``generator``, in row-major
+    order of the entries still out of range) until every entry lies within the threshold;
+    entries already within it are left as they are. ``truncation=None`` returns exactly
+    ``torch.randn(n, dim, generator=generator)``. Small thresholds trade variety for quality;
+    each round keeps a fraction P(|z| <= t) of the redrawn entries, so tiny thresholds cost many rounds.
+    """
+    z = torch.randn(n, dim, generator=generator)
+    if truncation is None:
+        return z
+    if isinstance(truncation, bool) or not isinstance(truncation, numbers.Real) or not truncation > 0:
+        raise ValueError(f"truncation must be a number > 0 (or None for no truncation), got {truncation!r}")
+    outside = z.abs() > truncation
+    while outside.any():
+        z[outside] = torch.randn(int(outside.sum()), generator=generator)
+        outside = z.abs() > truncation
+    return z
 
 
 def check_labels(y: torch.Tensor | None, batch: int, num_classes: int, check_values: bool) -> torch.Tensor | None:

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..layers.embedding import embed_classes
 from ..layers.hit_blocks import (
     KERAS_BN_MOMENTUM,
     MLP,
@@ -279,6 +280,8 @@ class HiTStage(nn.Module):
 class HiTGenerator(Generator):
     """z (B, z_dim) [and class y] -> images (B, 3, R, R), not clamped (``sample()`` clamps)."""
 
+    soft_classes = True  # y may be class weights (B, K): the class embedding is their mix
+
     def __init__(self, cfg: HiTConfig) -> None:
         super().__init__()
         self.config = cfg.to_dict()
@@ -321,7 +324,7 @@ class HiTGenerator(Generator):
         grid = self.grid_linear(z).view(b, GRID, GRID, self.grid_dim)
         latents = self.latent_linear(z).view(b, self.num_latents, self.latent_dim)
         if self.class_embed is not None:
-            latents = latents + self.class_embed(y)[:, None, :]
+            latents = latents + embed_classes(self.class_embed, y)[:, None, :]
         return grid, self.latent_norm(self.latent_pos(latents))
 
     def decode(self, grid: Tensor, latents: Tensor, return_attention: bool = False) -> Tensor | tuple[Tensor, list]:

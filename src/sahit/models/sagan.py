@@ -162,6 +162,8 @@ class ParamMatchedResidual(nn.Module):
 class SAGANGenerator(Generator):
     """z (and class y) -> linear -> 4x4 -> residual up-blocks (+ attention) -> BN-ReLU-conv-tanh."""
 
+    soft_classes = True  # y may be class weights (B, K): conditional BN mixes the classes' gains and biases
+
     def __init__(self, cfg: SAGANConfig) -> None:
         super().__init__()
         self.config = cfg.to_dict()

@@ -15,6 +15,7 @@ _LAZY = {
     "capture_attention": "attention", "attention_panels": "attention", "attention_figure": "attention",
     "plot_attention": "attention", "select_points": "attention",
     "interpolate": "interpolation", "plot_interpolation": "interpolation", "save_gif": "interpolation",
+    "class_interpolation": "interpolation",
     "slerp": "interpolation", "lerp": "interpolation",
     "build_report": "report",
 }

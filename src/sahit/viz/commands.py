@@ -41,20 +41,24 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
 
     p = subparsers.add_parser(
         "interpolate",
-        help="latent interpolation grid (and animated GIF)",
-        description="Interpolate z between the latents of --seeds (slerp or lerp), per class. Classes are not "
-        "interpolated (conditional batch norm has no continuous class input): the same z path is drawn "
-        "for each class, so a column switches the label at fixed z.",
+        help="latent or class interpolation grid (and animated GIF)",
+        description="Interpolate z between the latents of --seeds (slerp or lerp), per class: the same z path "
+        "is drawn for each class, so a column switches the label at fixed z. With --between A B, interpolate "
+        "the class instead, from A to B at the fixed z of each seed (the class embeddings are mixed, as in "
+        "StudioGAN).",
     )
     p.add_argument("--run", required=True, help="run folder or export folder")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1],
-                   help="z of each seed, visited in order (default 0 1)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="z of each seed, visited in order (default 0 1); with --between, one row per seed (default 0)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--class", dest="class_", type=int, default=None, metavar="K", help="one class")
     group.add_argument("--classes", type=int, nargs="+", default=None, metavar="K",
                        help="several classes, one block of rows each (default: the first 10 classes)")
-    p.add_argument("--steps", type=int, default=8, help="images per pair of seeds, ends included (default 8)")
-    p.add_argument("--method", choices=("slerp", "lerp"), default="slerp")
+    group.add_argument("--between", type=int, nargs=2, default=None, metavar=("A", "B"),
+                       help="interpolate the class from A to B at fixed z")
+    p.add_argument("--steps", type=int, default=8,
+                   help="images per pair of seeds (or from class A to B), ends included (default 8)")
+    p.add_argument("--method", choices=("slerp", "lerp"), default="slerp", help="latent path (not for --between)")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
     p.add_argument("--out", default="interpolation.png", help="PNG grid to write (default interpolation.png)")
     p.add_argument("--gif", default=None, help="also write an animated GIF here")
@@ -69,7 +73,14 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     p.add_argument("--run", required=True, help="run folder")
     p.add_argument("--out", default=None, help="HTML file (default RUN/report.html)")
     p.add_argument("--no-attention", action="store_true", help="leave out the attention figure")
-    p.add_argument("--seed", type=int, default=0, help="seed of the attention figure's images")
+    p.add_argument("--seed", type=int, default=0, help="seed of the attention figure's and truncation curve's images")
+    p.add_argument("--features", default=None, metavar="inception|PATH",
+                   help="feature extractor of the FID/IS-against-truncation curve (default: the run's eval_features)")
+    p.add_argument("--truncation", type=float, nargs="+", default=None, metavar="T",
+                   help="thresholds of the truncation curve (default 0.25 0.5 1 1.5 2; plus no truncation)")
+    p.add_argument("--truncation-n", type=int, default=None, metavar="N",
+                   help="samples per point of the truncation curve (default 1000)")
+    p.add_argument("--no-truncation", action="store_true", help="leave out the truncation curve")
     p.set_defaults(func=run_report)
     return {"attention": run_attention, "interpolate": run_interpolate, "report": run_report}
 
@@ -106,25 +117,33 @@ def run_attention(args: argparse.Namespace) -> int:
 
 def run_interpolate(args: argparse.Namespace) -> int:
     from ..export import load
-    from .interpolation import interpolate, plot_interpolation, save_gif
+    from .interpolation import class_interpolation, interpolate, plot_interpolation, save_gif
     from .run_files import run_folder
 
     G = load(run_folder(args.run), ema=not args.no_ema)
-    classes = [args.class_] if args.class_ is not None else args.classes
-    interp = interpolate(G, seeds=args.seeds, classes=classes, steps=args.steps, method=args.method)
+    if args.between is not None:
+        seeds = args.seeds or [0]
+        interp = class_interpolation(G, *args.between, seeds=seeds, steps=args.steps)
+        what = f"class {args.between[0]} → {args.between[1]} at the z of seed(s) {' '.join(map(str, seeds))}"
+    else:
+        seeds = args.seeds or [0, 1]
+        classes = [args.class_] if args.class_ is not None else args.classes
+        interp = interpolate(G, seeds=seeds, classes=classes, steps=args.steps, method=args.method)
+        what = f"{args.method} through seeds {' '.join(map(str, seeds))}, {len(interp.classes)} class(es)"
     plot_interpolation(interp, args.out)
     message = f"wrote {args.out}"
     if args.gif:
         save_gif(interp, args.gif)
         message += f" and {args.gif}"
-    print(f"{message}: {args.method} through seeds {' '.join(map(str, args.seeds))}, "
-          f"{len(interp.classes)} class(es), {args.steps} steps per pair")
+    print(f"{message}: {what}, {args.steps} steps")
     return 0
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from .report import build_report
+    from .report import TRUNCATION_N, TRUNCATIONS, build_report
 
-    path = build_report(args.run, args.out, attention=not args.no_attention, seed=args.seed)
+    thresholds = None if args.no_truncation else (args.truncation or TRUNCATIONS)
+    path = build_report(args.run, args.out, attention=not args.no_attention, seed=args.seed, truncation=thresholds,
+                        features=args.features, truncation_n=args.truncation_n or TRUNCATION_N)
     print(f"wrote {path} (self-contained; open it in a browser: file://{path.resolve()})")
     return 0

@@ -1,13 +1,14 @@
-"""Latent interpolations: grids and animated GIFs.
+"""Latent and class interpolations: grids and animated GIFs.
 
-The path runs through the latents of ``seeds`` (z of seed s is ``torch.randn(1, z_dim)`` from
-a generator seeded with s, the same z as ``G.sample(1, seed=s)``), by slerp (default; keeps
-Gaussian samples at a typical norm) or lerp.
+The latent path runs through the latents of ``seeds`` (z of seed s is the z of
+``G.sample(1, seed=s)``), by slerp (default; keeps Gaussian samples at a typical norm) or lerp,
+with the same z path drawn for every class asked for (one block of rows per class).
 
-Classes are not interpolated: SAGAN's conditional batch norm looks up a gain and bias per
-class in embedding tables, so there is no continuous class input in between. Instead the same
-z path is drawn for every class asked for (one block of rows per class), so reading down a
-column switches the label at fixed z.
+The class path (:func:`class_interpolation`, as in StudioGAN) keeps z fixed and moves the class
+from ``a`` to ``b``: the generator gets class weights ``(1 - t) onehot(a) + t onehot(b)``, which
+mixes its class embeddings linearly (SAGAN's conditional-BN gains and biases, HiT's class
+embedding). Only generators that declare ``soft_classes = True`` take such weights; others are
+refused rather than faked.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
+
+from ..models.base import truncated_noise
 
 METHODS = ("slerp", "lerp")
 CELL_INCHES = 0.9
@@ -47,9 +51,9 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return out.to(a.dtype)
 
 
-def seed_latent(seed: int, z_dim: int) -> torch.Tensor:
-    """z (z_dim,) of ``seed``: the same z as ``G.sample(1, seed=seed)``."""
-    return torch.randn(1, z_dim, generator=torch.Generator().manual_seed(seed))[0]
+def seed_latent(seed: int, z_dim: int, truncation: float | None = None) -> torch.Tensor:
+    """z (z_dim,) of ``seed``: the same z as ``G.sample(1, seed=seed, truncation=truncation)``."""
+    return truncated_noise(1, z_dim, truncation, torch.Generator().manual_seed(seed))[0]
 
 
 def latent_path(seeds: Sequence[int], z_dim: int, steps: int, method: str = "slerp") -> torch.Tensor:
@@ -68,12 +72,17 @@ def latent_path(seeds: Sequence[int], z_dim: int, steps: int, method: str = "sle
 
 @dataclass
 class Interpolation:
-    """images: (classes, segments, steps, 3, R, R) in [-1, 1]; one row per (class, segment)."""
+    """images: (classes, segments, steps, 3, R, R) in [-1, 1]; one row per (class, segment).
+
+    ``title`` and ``row_labels`` (one per row) replace the latent path's defaults in the figure.
+    """
 
     images: torch.Tensor
     seeds: list[int]
     classes: list[int | None]
     method: str
+    title: str | None = None
+    row_labels: list[str] | None = None
 
 
 @torch.no_grad()
@@ -114,6 +123,50 @@ def interpolate(
     return Interpolation(torch.stack(rows), list(seeds), class_list, method)
 
 
+@torch.no_grad()
+def class_interpolation(
+    G: nn.Module,
+    class_a: int,
+    class_b: int,
+    seeds: Sequence[int] = (0,),
+    steps: int = 8,
+    truncation: float | None = None,
+) -> Interpolation:
+    """From class ``class_a`` to ``class_b`` at fixed z, one row per seed; images (seeds, 1, steps, 3, R, R).
+
+    The ends equal ``G.sample(1, classes=class_a (or class_b), seed=seed, truncation=truncation)``.
+    """
+    if not G.num_classes:
+        raise ValueError("class interpolation needs a class-conditional generator; this one is unconditional")
+    if not getattr(G, "soft_classes", False):
+        raise ValueError(f"{type(G).__name__} cannot take a mix of classes (it does not declare soft_classes): "
+                         "draw each class at fixed z with --classes instead")
+    for k in (class_a, class_b):
+        if not 0 <= k < G.num_classes:
+            raise ValueError(f"class {k} is out of range: allowed 0..{G.num_classes - 1}")
+    if steps < 2:
+        raise ValueError(f"--steps must be at least 2, got {steps}")
+    if not seeds:
+        raise ValueError("give at least one seed")
+    t = torch.linspace(0, 1, steps)[:, None]
+    ends = F.one_hot(torch.tensor([class_a, class_b]), G.num_classes).float()
+    weights = (1 - t) * ends[0] + t * ends[1]  # (T, K); the first and last rows are exactly one-hot
+    device = next(G.parameters()).device
+    was_training = G.training
+    G.eval()
+    try:
+        rows = []
+        for seed in seeds:
+            z = seed_latent(seed, G.z_dim, truncation).expand(steps, -1).to(device)
+            rows.append(G(z, weights.to(device)).float().clamp(-1, 1).cpu())
+    finally:
+        G.train(was_training)
+    images = torch.stack(rows)[:, None]  # (seeds, 1, T, 3, R, R)
+    return Interpolation(images, list(seeds), [class_a] * len(seeds), "class",
+                         title=f"Class interpolation: class {class_a} → {class_b} at fixed z ({steps} steps)",
+                         row_labels=[f"seed {s}" for s in seeds])
+
+
 def figure_size(interp: Interpolation) -> tuple[int, int]:
     """(width, height) in pixels of the PNG :func:`plot_interpolation` writes."""
     n_classes, segments, steps = interp.images.shape[:3]
@@ -130,8 +183,8 @@ def plot_interpolation(interp: Interpolation, path: str | Path | None = None):
     top = 1 - TITLE_INCHES * DPI / height
     grid = fig.add_gridspec(n_classes * segments, steps, left=left, right=0.995, bottom=0.005, top=top,
                             wspace=0.04, hspace=0.04)
-    fig.suptitle(f"Latent interpolation ({interp.method} in z, {steps} steps per pair of seeds)", fontsize=11,
-                 y=1 - 0.3 * TITLE_INCHES * DPI / height)
+    title = interp.title or f"Latent interpolation ({interp.method} in z, {steps} steps per pair of seeds)"
+    fig.suptitle(title, fontsize=11, y=1 - 0.3 * TITLE_INCHES * DPI / height)
     pictures = (interp.images * 0.5 + 0.5).permute(0, 1, 2, 4, 5, 3).numpy()
     for c, k in enumerate(interp.classes):
         for s in range(segments):
@@ -142,9 +195,12 @@ def plot_interpolation(interp: Interpolation, path: str | Path | None = None):
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if t == 0:
-                    label = f"seed {interp.seeds[s]} → {interp.seeds[s + 1]}"
-                    ax.set_ylabel(label if k is None else f"class {k}\n{label}", fontsize=8, rotation=0,
-                                  ha="right", va="center", labelpad=6)
+                    if interp.row_labels is not None:
+                        label = interp.row_labels[row]
+                    else:
+                        label = f"seed {interp.seeds[s]} → {interp.seeds[s + 1]}"
+                        label = label if k is None else f"class {k}\n{label}"
+                    ax.set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center", labelpad=6)
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""One self-contained HTML page about a run: configuration, curves, metrics, samples, attention, files.
+"""One self-contained HTML page about a run: configuration, curves, metrics, truncation, samples, attention, files.
 
 Every picture is embedded as a ``data:image/png;base64`` URI, so the page opens in a browser
 from disk with no server and can be mailed as one file.
@@ -23,6 +23,8 @@ from matplotlib.ticker import MaxNLocator
 from .run_files import best_point, metric_points, read_log, run_folder, sample_grids
 
 MAX_SAMPLE_GRIDS = 8  # evenly spaced over training, plus the final grid
+TRUNCATIONS = (0.25, 0.5, 1.0, 1.5, 2.0)  # thresholds of the FID/IS-against-truncation curve (plus none)
+TRUNCATION_N = 1000  # samples per point: cheap, enough to rank thresholds (not for comparing with papers)
 PLOT_STYLE = {
     "figure.dpi": 100, "savefig.dpi": 100, "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9,
     "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False,
@@ -59,8 +61,21 @@ code { background: #f6f8fa; padding: 0 0.2em; }
 """
 
 
-def build_report(run: str | Path, out: str | Path | None = None, attention: bool = True, seed: int = 0) -> Path:
-    """Write the HTML report of ``run`` to ``out`` (default ``RUN/report.html``); returns its path."""
+def build_report(
+    run: str | Path,
+    out: str | Path | None = None,
+    attention: bool = True,
+    seed: int = 0,
+    truncation: Sequence[float] | None = TRUNCATIONS,
+    features: str | None = None,
+    truncation_n: int = TRUNCATION_N,
+) -> Path:
+    """Write the HTML report of ``run`` to ``out`` (default ``RUN/report.html``); returns its path.
+
+    The truncation curve (FID and IS at each threshold of ``truncation`` and without truncation,
+    ``truncation_n`` samples per point) needs a feature extractor: ``features`` (inception | PATH)
+    or the run's ``eval_features``; without one, or with ``truncation=None``, the page says why it is absent.
+    """
     folder = run_folder(run)
     if not any((folder / name).exists() for name in ("config.yaml", "log.jsonl", "export")):
         raise FileNotFoundError(f"{folder} is not a sahit run folder (no config.yaml, log.jsonl or export/)")
@@ -70,6 +85,7 @@ def build_report(run: str | Path, out: str | Path | None = None, attention: bool
         _section_summary(folder, records),
         _section_training(records),
         _section_metrics(folder, records),
+        _section_truncation(folder, truncation, features, truncation_n, seed),
         _section_samples(folder),
         _section_attention(folder, seed) if attention else "",
         _section_config(folder),
@@ -202,6 +218,60 @@ def _section_metrics(folder: Path, records: list[dict[str, Any]]) -> str:
     parts.append("</div>")
     parts.append("<table><tr><th>metric</th><th>best</th><th>at step</th><th>source</th><th>points</th></tr>"
                  + "".join(rows) + "</table>")
+    return "\n".join(parts)
+
+
+def _section_truncation(
+    folder: Path, thresholds: Sequence[float] | None, features: str | None, n: int, seed: int
+) -> str:
+    """FID and IS against the truncation threshold (BigGAN's variety-against-quality curve)."""
+    import yaml
+
+    from ..export import load
+    from ..metrics import cached_reference_stats, load_extractor, truncation_sweep
+
+    parts = ["<h2>Truncation</h2>"]
+    config: dict[str, Any] = {}
+    if (folder / "config.yaml").is_file():
+        config = yaml.safe_load((folder / "config.yaml").read_text()) or {}
+    features = features or config.get("eval_features") or None
+    command = f"sahit report --run {folder} --features inception|PATH"
+    if not thresholds:
+        return parts[0] + "\n<p class=\"note\">no truncation curve: left out (--no-truncation)</p>"
+    if not features:
+        return parts[0] + ("\n<p class=\"note\">no truncation curve: the run has no <code>eval_features</code> and "
+                           f"no feature extractor was given (<code>{html.escape(command)}</code>)</p>")
+    if not config.get("data"):
+        return parts[0] + "\n<p class=\"note\">no truncation curve: config.yaml names no data set to compare with</p>"
+    try:
+        G = load(folder)
+        extractor = load_extractor(features, device=next(G.parameters()).device)
+        reference = cached_reference_stats(str(config["data"]), G.resolution, extractor,
+                                           n=int(config.get("eval_n") or 5000), progress=False)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return parts[0] + f"\n<p class=\"note\">no truncation curve: {html.escape(message)}</p>"
+    points = [*sorted(thresholds), None]
+    results = truncation_sweep(G, reference, extractor, points, n=n, seed=seed, progress=False)
+    finite = [t for t in points if t is not None]
+    with matplotlib.rc_context(PLOT_STYLE):
+        fig = Figure(figsize=(9, 3.2))
+        for ax, metric, better in zip(fig.subplots(1, 2), ("fid", "is"), ("lower", "higher")):
+            ax.plot(finite, [results[t][metric].value for t in finite], "o-", color="#0072B2", label="truncated")
+            ax.axhline(results[None][metric].value, ls="--", color="#D55E00", label="no truncation")
+            ax.set_title(f"{metric.upper()} against truncation ({better} is better)")
+            ax.set_xlabel("truncation threshold (|z| redrawn beyond it)")
+            ax.set_ylabel(metric.upper())
+            ax.legend()
+        fig.tight_layout()
+    parts.append(f"<p>EMA generator, {n} samples per point (seed {seed}), {html.escape(extractor.name)} features, "
+                 f"reference {html.escape(str(config['data']))} ({reference.n} images). Lower thresholds trade "
+                 "variety for quality. Sample with one: <code>sahit sample --run "
+                 f"{html.escape(str(folder))} --truncation 0.5</code>.</p>")
+    parts.append(_img(_png(fig), "FID and IS against truncation"))
+    rows = "".join(f"<tr><td>{'none' if t is None else t}</td><td>{r['fid'].value:.4g}</td><td>{r['is'].value:.4g}"
+                   "</td></tr>" for t, r in results.items())
+    parts.append(f"<table><tr><th>truncation</th><th>FID</th><th>IS</th></tr>{rows}</table>")
     return "\n".join(parts)
 
 

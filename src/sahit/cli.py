@@ -25,6 +25,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except Interrupted as exc:
         print(f"{exc}; checkpoint saved. Run the same command to resume.", file=sys.stderr)
         return 128 + exc.signum
+    if not summary.get("is_main", True):  # other processes of a torchrun group: rank 0 reports for all
+        return 0
     if summary["finished_before"]:
         print(f"run {summary['run_dir']} already finished at step {summary['step']}; nothing to do "
               f"(raise steps=N to train longer)")

@@ -405,7 +405,7 @@ class Trainer:
         if main:
             _write_atomic(self.run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         if self.step >= cfg.steps and _finished_at(self.run_dir) == self.step:
-            return {"finished_before": True, "step": self.step, "run_dir": str(self.run_dir)}
+            return {"finished_before": True, "is_main": main, "step": self.step, "run_dir": str(self.run_dir)}
         # (past cfg.steps without a summary: the last session stopped before its export; the code below writes it)
         if main:
             from torch.utils.tensorboard import SummaryWriter
@@ -465,7 +465,7 @@ class Trainer:
                 signal.signal(s, handler)
         if self.step % cfg.ckpt_every:
             self.save()
-        summary: dict[str, Any] = {"finished_before": False, "resumed": resumed, "step": self.step,
+        summary: dict[str, Any] = {"finished_before": False, "is_main": main, "resumed": resumed, "step": self.step,
                                    "steps_this_session": self.step - start_step,
                                    "seconds": round(time.perf_counter() - t0, 2), "run_dir": str(self.run_dir)}
         if main:

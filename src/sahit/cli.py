@@ -63,7 +63,8 @@ def _cmd_presets(args: argparse.Namespace) -> int:  # noqa: ARG001
     print("training presets (sahit train --preset NAME; YAML files under configs/):")
     for name in available_presets():
         values = load_preset(name)
-        print(f"  {name:24s} model={values.get('model')}  steps={values.get('steps')}  data={values.get('data')}")
+        data = values.get("data") or "(--data required)"
+        print(f"  {name:24s} model={values.get('model')}  steps={values.get('steps')}  data={data}")
     print("\nmodel presets (also trainable with the default SAGAN recipe):")
     for name, preset in sorted(presets().items()):
         print(f"  {name:24s} {preset.description}")

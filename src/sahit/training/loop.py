@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 import yaml
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -125,7 +126,7 @@ class Trainer:
             enable_sync_batch_norm(self.G)
             enable_sync_batch_norm(self.D)
         self.G_run = torch.compile(self.G) if cfg.compile else self.G
-        self.D_run = torch.compile(self.D) if cfg.compile and cfg.r1_gamma == 0 else self.D  # R1 needs eager D
+        self.D_run = torch.compile(self.D) if cfg.compile else self.D  # R1's passes use eager D (see d_loss)
 
         self.conditional = self.G.num_classes > 0
         # Latents, labels and flips are drawn for the global batch on every rank, each rank keeping its
@@ -278,8 +279,10 @@ class Trainer:
             real = real.detach().requires_grad_(True)
         both = torch.cat([real, fake])
         labels = torch.cat([y_real, y_fake]) if self.conditional else None
-        with self.autocast():
-            logits = self.D_run(both, labels).float()
+        # R1 differentiates D twice: neither compiled graphs nor fused attention kernels can, eager math can.
+        D, kernels = (self.D, sdpa_kernel(SDPBackend.MATH)) if with_r1 else (self.D_run, contextlib.nullcontext())
+        with self.autocast(), kernels:
+            logits = D(both, labels).float()
         real_logits, fake_logits = logits[:b], logits[b:]
         loss = self.loss.d_loss(real_logits, fake_logits)
         if with_r1:  # lazy R1 (StyleGAN2): every r1_every-th D step, weighted by r1_every to keep its strength

@@ -111,6 +111,14 @@ def test_killed_rank_restarts_from_last_checkpoint(tmp_path):
             assert torch.equal(u0[net][name], r0[net][name]), f"{net}.{name} differs after the restart"
 
 
+def test_a_signal_to_one_rank_stops_every_rank_at_the_same_step(tmp_path):
+    # SIGTERM reaches rank 1 only, during step 2: both ranks stop after it and save one checkpoint together.
+    torchrun(tmp_path / "sig", "6", "true", "2", "sigterm", expect_ok=False)
+    checkpoints = sorted(p.name for p in (tmp_path / "sig" / "run" / "checkpoints").glob("ckpt-*.pt"))
+    assert checkpoints == ["ckpt-00000002.pt", "ckpt-00000003.pt"]
+    assert not (tmp_path / "sig" / "rank0.pt").exists()  # rank 0 stopped too, instead of finishing the run
+
+
 def test_evaluation_is_split_over_ranks_and_equals_one_process(tmp_path, single_thread):
     # Both ranks extract part of the reference set and of the generated images; both get one process's numbers.
     data = make_dataset("builtin", 16, length=40)

@@ -399,6 +399,13 @@ class Trainer:
             raise KeyboardInterrupt
         self._signal = signum
 
+    def _stop_requested(self) -> bool:
+        """A signal reached this process or another of the group: all stop after the same step (saving is
+        collective, so a process that stopped alone would leave the others waiting in a mismatched collective)."""
+        if not self.dist.enabled:
+            return self._signal is not None
+        return not self.dist.all_true(torch.tensor(self._signal is None, device=self.device))
+
     def _rollback_or_stop(self) -> None:
         why = (f"training diverged: {self.bad_steps} consecutive steps with non-finite losses or gradients "
                f"at step {self.step}")
@@ -475,8 +482,8 @@ class Trainer:
                     self.evaluate(log_file)
                 if self.step % cfg.ckpt_every == 0:
                     self.save()
-                if self._signal is not None:
-                    signum = self._signal
+                if self._stop_requested():
+                    signum = self._signal or signal.SIGTERM
                     self.save()
                     raise Interrupted(signum, self.step)
         finally:

@@ -20,11 +20,12 @@ from sahit.training.checkpoint import latest_checkpoint
 from sahit.training.loop import select_device
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
-TINY = ["model.g_width=16", "model.d_width=16", "model.z_dim=16", "batch_size=16", "progress=false", "device=cuda"]
+TINY = ["batch_size=16", "progress=false", "device=cuda"]
+SMALL_MODEL = {"quickstart": ["model.g_width=16", "model.d_width=16", "model.z_dim=16"], "hit-32": []}
 
 
 def run(out: Path, *overrides: str, preset: str = "quickstart") -> Trainer:
-    cfg, run_dir = prepare_run(preset, out=out, overrides=[*TINY, *overrides])
+    cfg, run_dir = prepare_run(preset, out=out, overrides=[*TINY, *SMALL_MODEL[preset], *overrides])
     trainer = Trainer(cfg, run_dir)
     trainer.fit()
     return trainer

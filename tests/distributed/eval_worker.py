@@ -1,6 +1,7 @@
 """Run under torchrun by tests/distributed/test_torchrun.py: reference statistics and FID, split over the ranks.
 
-argv: OUT_DIR EXTRACTOR_PATH [DEVICE: cpu (gloo, the default) or auto (NCCL on GPUs)]. Writes rank<R>.npz with what this rank computed and how many images it saw.
+argv: OUT_DIR EXTRACTOR_PATH [DEVICE: cpu (gloo, the default) or auto (NCCL on GPUs)].
+Writes rank<R>.npz with what this rank computed and how many images it saw.
 """
 
 import sys

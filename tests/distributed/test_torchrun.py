@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -141,3 +142,11 @@ def test_evaluation_is_split_over_ranks_and_equals_one_process(tmp_path, single_
         np.testing.assert_allclose(r["sigma"], alone.sigma, rtol=1e-9, atol=1e-12)
         assert float(r["fid"]) == pytest.approx(results["fid"].value, rel=1e-6)
         assert float(r["inception_score"]) == pytest.approx(results["is"].value, rel=1e-6)
+
+    # In training: both ranks evaluate at step 2 and 4, rank 0 logs each FID once and keeps the best checkpoint.
+    torchrun(tmp_path / "train", "4", "true", "0", "kill", str(path))
+    records = [json.loads(line) for line in (tmp_path / "train" / "run" / "log.jsonl").read_text().splitlines()]
+    fids = [r for r in records if "fid" in r]
+    assert [r["step"] for r in fids] == [2, 4] and all(r["eval_n"] == 24 for r in fids)
+    assert torch.load(tmp_path / "train" / "run" / "checkpoints" / "best.pt", weights_only=True)["fid"] == min(
+        r["fid"] for r in fids)

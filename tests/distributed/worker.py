@@ -1,6 +1,7 @@
 """Run under torchrun by tests/distributed/test_torchrun.py: train, then save this rank's final state.
 
-argv: OUT_DIR STEPS SYNC_BN [KILL_RANK1_AT_STEP [HOW: kill (default) | sigterm]]
+argv: OUT_DIR STEPS SYNC_BN [KILL_RANK1_AT_STEP (0: never) [HOW: kill | sigterm [EVAL_FEATURES]]]
+(EVAL_FEATURES: a domain extractor's path, to evaluate the FID every 2 steps.)
 """
 
 import os
@@ -18,6 +19,9 @@ how = sys.argv[5] if len(sys.argv) > 5 else "kill"
 overrides = ["model.g_width=16", "model.d_width=16", "model.z_dim=16", "batch_size=8", "progress=false",
              f"steps={steps}", "ckpt_every=2", "sample_every=1000", f"sync_bn={sync_bn}", "ema_start=0",
              "lr_g=0.0001"]
+if len(sys.argv) > 6:
+    os.environ["SAHIT_CACHE"] = str(out / "cache")
+    overrides += ["eval_every=2", "eval_n=24", f"eval_features={sys.argv[6]}"]
 cfg, run_dir = prepare_run("quickstart", out=out / "run", overrides=overrides)
 trainer = Trainer(cfg, run_dir)
 marker = out / "rank1-was-killed"

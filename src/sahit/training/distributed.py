@@ -48,11 +48,12 @@ class DistContext:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world <= 1:
             return cls()
+        if device.type == "cuda":
+            # Before the group exists: without it every rank's NCCL communicator and object
+            # collectives would use cuda:0 (a crash or a hang at the first checkpoint).
+            torch.cuda.set_device(device)
         if not dist.is_initialized():
             if device.type == "cuda":
-                # Before the group exists: without it every rank's NCCL communicator and object
-                # collectives would use cuda:0 (a crash or a hang at the first checkpoint).
-                torch.cuda.set_device(device)
                 dist.init_process_group(backend="nccl", device_id=device)
             else:
                 dist.init_process_group(backend="gloo")

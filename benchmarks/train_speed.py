@@ -102,7 +102,7 @@ def cycled_batches(trainer: Trainer, n: int) -> Iterator:
 def make_trainer_runner(model: str, variant: str, batch: int, tmp: Path, extra: list[str],
                         warmup: int, compile_warmup: int) -> tuple[Runner, Trainer]:
     spec = VARIANTS[variant]
-    overrides = [f"batch_size={batch}", "progress=false", "num_workers=0", "device=cpu",
+    overrides = [f"batch_size={batch}", "progress=false", "num_workers=0", "device=cpu", "data=builtin",
                  f"data_length={max(4 * batch, 64)}", *extra] + [f"{k}={str(v).lower()}" for k, v in spec.items()]
     overrides += [f"{k}=false" for k in ("channels_last", "compile") if k not in spec]
     cfg, run_dir = prepare_run(model, out=tmp / f"{model}-{variant}", overrides=overrides)

@@ -46,6 +46,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except Interrupted as exc:
         print(f"{exc}; checkpoint saved. Run the same command to resume.", file=sys.stderr)
         return 128 + exc.signum
+    if not summary.get("is_main", True):  # other processes of a torchrun group: rank 0 reports for all
+        return 0
     if summary["finished_before"]:
         print(f"run {summary['run_dir']} already finished at step {summary['step']}; nothing to do "
               f"(raise steps=N to train longer)")
@@ -92,7 +94,8 @@ def _cmd_presets(args: argparse.Namespace) -> int:  # noqa: ARG001
     print("training presets (sahit train --preset NAME; YAML files under configs/):")
     for name in available_presets():
         values = load_preset(name)
-        print(f"  {name:24s} model={values.get('model')}  steps={values.get('steps')}  data={values.get('data')}")
+        data = values.get("data") or "(--data required)"
+        print(f"  {name:24s} model={values.get('model')}  steps={values.get('steps')}  data={data}")
     print("\nmodel presets (also trainable with the default SAGAN recipe):")
     for name, preset in sorted(presets().items()):
         print(f"  {name:24s} {preset.description}")

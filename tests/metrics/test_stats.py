@@ -22,6 +22,24 @@ def test_streaming_stats_match_numpy_even_with_a_large_offset():
     assert stats.covariance.dtype == np.float64
 
 
+def test_combined_stats_equal_one_pass_over_all_parts():
+    # Processes each see a part (with its own shift, one sees nothing); combined, they equal numpy on everything.
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((300, 8)) @ rng.standard_normal((8, 8)) + 1e3
+    parts = []
+    for chunk in (x[:100], x[100:100], x[100:280], x[280:]):
+        part = FeatureStats(8)
+        for start in range(0, len(chunk), 64):
+            part.update(chunk[start : start + 64])
+        parts.append(part)
+    combined = FeatureStats.combine(parts)
+    assert combined.n == 300
+    np.testing.assert_allclose(combined.mean, x.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(combined.covariance, np.cov(x, rowvar=False), rtol=1e-8, atol=1e-8)
+    with pytest.raises(ValueError, match="dimension 3"):
+        FeatureStats.combine([FeatureStats(8), FeatureStats(3)])
+
+
 def test_stats_errors():
     stats = FeatureStats(3)
     with pytest.raises(ValueError, match="undefined"):

@@ -62,6 +62,7 @@ def _torchvision_dataset(name: str, arg: str | None, resolution: int, train: boo
             base = tvd.CelebA(root, split="train" if train else "test", target_type=[], download=download)
             return _TorchvisionAdapter(_NoLabel(base), resolution, 0, [])
         elif name == "lsun":
+            _require_lmdb()
             base = tvd.LSUN(str(root), classes=[f"{arg or 'bedroom'}_{'train' if train else 'val'}"])
             return _TorchvisionAdapter(base, resolution, 0, [])
         elif name == "imagenet":
@@ -73,6 +74,15 @@ def _torchvision_dataset(name: str, arg: str | None, resolution: int, train: boo
         raise DataError(f"{name} is not available under {root}: {exc}{hint}") from None
     classes = list(getattr(base, "classes", []))
     return _TorchvisionAdapter(base, resolution, len(classes), classes)
+
+
+def _require_lmdb() -> None:
+    """LSUN comes as LMDB databases, which torchvision reads through the optional ``lmdb`` package."""
+    try:
+        import lmdb  # noqa: F401
+    except ImportError:
+        raise DataError("LSUN is read from LMDB databases, which needs the lmdb package: "
+                        "pip install 'sahit[lsun]' (or pip install lmdb)") from None
 
 
 class _NoLabel(Dataset):

@@ -101,15 +101,13 @@ class SelfAttention2d(nn.Module):
 def _sdpa_unscaled(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """softmax(q k^T) v through the fused kernel: (B, N, Ck), (B, M, Ck), (B, M, Cv) -> (B, N, Cv).
 
-    Fused (flash) kernels need one head size for queries, keys and values; SAGAN's are C/8 and
-    C/2. Zero-padding queries and keys to the value size leaves every logit q.k unchanged.
+    Fused (flash, memory-efficient) kernels need one head size for queries, keys and values, a
+    multiple of 8 on CUDA; SAGAN's are C/8 and C/2. Zero-padding queries and keys leaves every
+    logit q.k unchanged; zero value channels are sliced off the output.
     """
     value_channels = v.shape[-1]
-    pad = value_channels - q.shape[-1]
-    if pad > 0:
-        q, k = F.pad(q, (0, pad)), F.pad(k, (0, pad))
-    elif pad < 0:
-        v = F.pad(v, (0, -pad))  # extra zero value channels, sliced off below
+    size = -(-max(q.shape[-1], value_channels) // 8) * 8
+    q, k, v = (F.pad(t, (0, size - t.shape[-1])) if t.shape[-1] < size else t for t in (q, k, v))
     # Fused kernels also need unit stride in the channel dimension.
     q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
     o = F.scaled_dot_product_attention(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), scale=1.0)  # (B, 1, N, C)

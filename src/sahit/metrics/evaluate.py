@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -69,6 +69,46 @@ class FeatureSet:
         return self.stats.n
 
 
+class Shard(Protocol):
+    """The processes sharing one evaluation: this one is ``rank`` of ``world``, and ``gather_objects(obj)``
+    returns every process's ``obj`` in rank order (``sahit.training.distributed.DistContext`` is one)."""
+
+    rank: int
+    world: int
+
+    def gather_objects(self, obj: Any) -> list[Any]: ...
+
+
+def shard_batches(n: int, batch_size: int, shard: Shard | None = None) -> list[range]:
+    """The sample indices of the batches this process handles: batch ``i`` of all ``ceil(n / batch_size)``
+    goes to process ``i % world``, so the batches, and every image in them, are those of one process."""
+    rank, world = (shard.rank, shard.world) if shard is not None else (0, 1)
+    return [range(start, min(start + batch_size, n)) for start in range(rank * batch_size, n, world * batch_size)]
+
+
+def _sample_numbers(batches: list[range]) -> np.ndarray:
+    return np.fromiter((i for batch in batches for i in batch), dtype=np.int64)
+
+
+def gather_features(local: FeatureSet, index: np.ndarray, shard: Shard | None) -> FeatureSet:
+    """Every process's features as one set: statistics combined, vectors in sample order (``index``
+    holds the sample number of each of this process's rows). The same on every process."""
+    if shard is None or shard.world <= 1:
+        return local
+    everyone = shard.gather_objects((local, index))
+    stats = FeatureStats.combine([fs.stats for fs, _ in everyone])
+    if stats.n == 0:
+        raise ValueError("no images to extract features from")
+    parts = [(fs, i) for fs, i in everyone if fs.n]
+    order = np.argsort(np.concatenate([i for _, i in parts]), kind="stable")
+
+    def rows(name: str) -> np.ndarray | None:
+        arrays = [getattr(fs, name) for fs, _ in parts]
+        return None if any(a is None for a in arrays) else np.concatenate(arrays)[order]
+
+    return FeatureSet(stats=stats, features=rows("features"), logits=rows("logits"), labels=rows("labels"))
+
+
 def extract_features(
     batches: Iterable[tuple[torch.Tensor, Any]],
     extractor: FeatureExtractor,
@@ -78,8 +118,12 @@ def extract_features(
     total: int | None = None,
     progress: bool = True,
     desc: str = "features",
+    allow_empty: bool = False,
 ) -> FeatureSet:
-    """Run ``extractor`` over ``(images, labels or None)`` batches (images uint8 or float in [-1, 1])."""
+    """Run ``extractor`` over ``(images, labels or None)`` batches (images uint8 or float in [-1, 1]).
+
+    ``allow_empty``: no batches give an empty set (a process whose share of a sharded job is empty).
+    """
     stats = FeatureStats(extractor.feature_dim)
     features, logits, labels = [], [], []
     has_labels = True
@@ -94,12 +138,14 @@ def extract_features(
             has_labels = False
         elif has_labels:
             labels.append(torch.as_tensor(y).cpu().numpy().astype(np.int64))
-    if stats.n == 0:
+    if stats.n == 0 and not allow_empty:
         raise ValueError("no images to extract features from")
+    if not features:
+        features = [np.zeros((0, extractor.feature_dim), np.float32)]
     return FeatureSet(
         stats=stats,
         features=np.concatenate(features) if keep_features else None,
-        logits=np.concatenate(logits) if keep_logits else None,
+        logits=np.concatenate(logits) if keep_logits and logits else None,
         labels=np.concatenate(labels) if has_labels and labels else None,
     )
 
@@ -117,12 +163,14 @@ def compute_reference_stats(
     num_workers: int = 0,
     device: str | torch.device | None = None,
     progress: bool = True,
+    shard: Shard | None = None,
 ) -> ReferenceStats:
     """Statistics of a real data set of ``(image (3, R, R) in [-1, 1], label)`` pairs.
 
     ``n``: use a seeded random subset of that size (default: the whole data set).
     ``keep_features``: also store every feature vector and label (needed for KID,
     precision/recall, density/coverage and intra-FID; 8 KiB per image for Inception).
+    ``shard``: split the batches over processes (every one gets the whole result; see :func:`shard_batches`).
     """
     extractor = load_extractor(extractor, device=device or "cpu")
     size = len(dataset)  # type: ignore[arg-type]
@@ -136,12 +184,15 @@ def compute_reference_stats(
             dataset = Subset(dataset, picked.tolist())
     count = len(dataset)  # type: ignore[arg-type]
     num_classes = getattr(getattr(dataset, "dataset", dataset), "num_classes", None)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    mine = shard_batches(count, batch_size, shard)
+    loader = DataLoader(dataset, batch_sampler=mine, num_workers=num_workers)
     labelled = num_classes != 0
     batches = ((images, labels if labelled else None) for images, labels in loader)
     fs = extract_features(
-        batches, extractor, keep_features=keep_features, total=len(loader), progress=progress, desc="reference"
+        batches, extractor, keep_features=keep_features, total=len(loader), progress=progress, desc="reference",
+        allow_empty=shard is not None,
     )
+    fs = gather_features(fs, _sample_numbers(mine), shard)
     resolution = int(dataset[0][0].shape[-1])
     meta = {
         "data": data_name,
@@ -172,13 +223,15 @@ def cached_reference_stats(
     cache_dir: str | Path | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
+    shard: Shard | None = None,
     **kwargs: Any,
 ) -> ReferenceStats:
     """Reference statistics of ``sahit.data.make_dataset(data, resolution, train)``, computed once.
 
     Cached under ``cache_dir`` (default ``$SAHIT_CACHE/stats`` or ``~/.cache/sahit/stats``) in a
     file named after data, split, resolution, extractor, weights hash and ``n`` (``None`` or
-    at least the data set's size: all of it).
+    at least the data set's size: all of it). With ``shard``, the processes compute them together
+    unless every one finds the cache, and process 0 writes it.
     """
     from ..data import make_dataset
 
@@ -192,12 +245,16 @@ def cached_reference_stats(
         safe += f"-v{dataset.version}"
     name = f"{safe}-{split}-{resolution}px-{extractor.name}-{extractor.weights_hash[:12]}-n{n or 'all'}.npz"
     path = Path(cache_dir or default_cache_dir()) / name
-    if path.is_file():
+    cached = path.is_file()
+    if shard is not None and shard.world > 1:
+        cached = all(shard.gather_objects(cached))  # every process takes the same road
+    if cached:
         return load_stats(path)
     stats = compute_reference_stats(
-        dataset, extractor, n=n, data_name=data, split=split, progress=progress, **kwargs
+        dataset, extractor, n=n, data_name=data, split=split, progress=progress, shard=shard, **kwargs
     )
-    save_stats(stats, path)
+    if shard is None or shard.rank == 0:
+        save_stats(stats, path)
     return stats
 
 
@@ -288,15 +345,19 @@ def evaluate_features(
 
 
 def generated_batches(
-    G: torch.nn.Module, n: int, batch_size: int, seed: int, truncation: float | None = None
+    G: torch.nn.Module, n: int, batch_size: int, seed: int, truncation: float | None = None,
+    shard: Shard | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-    """``n`` samples of ``G`` in batches, classes balanced (0, 1, ..., K-1, 0, ...); reproducible from ``seed``."""
+    """``n`` samples of ``G`` in batches, classes balanced (0, 1, ..., K-1, 0, ...); reproducible from ``seed``.
+
+    ``shard``: only this process's batches (:func:`shard_batches`), each the same as without it.
+    """
     num_classes = int(getattr(G, "num_classes", 0))
     extra = {} if truncation is None else {"truncation": truncation}
-    for i, start in enumerate(range(0, n, batch_size)):
-        b = min(batch_size, n - start)
-        labels = torch.arange(start, start + b) % num_classes if num_classes else None
-        images = G.sample(b, classes=labels, seed=(seed << 20) + i, **extra)  # type: ignore[operator]
+    for batch in shard_batches(n, batch_size, shard):
+        labels = torch.arange(batch.start, batch.stop) % num_classes if num_classes else None
+        seed_i = (seed << 20) + batch.start // batch_size  # batch i's own seed
+        images = G.sample(len(batch), classes=labels, seed=seed_i, **extra)  # type: ignore[operator]
         yield images, labels
 
 
@@ -312,6 +373,7 @@ def evaluate_generator(
     truncation: float | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
+    shard: Shard | None = None,
     **metric_kwargs: Any,
 ) -> dict[str, MetricResult]:
     """Sample ``n`` images from ``G`` (balanced over classes) and compute ``metrics`` against ``reference``.
@@ -322,6 +384,8 @@ def evaluate_generator(
     by ``fid``, ``is``, ``kid``, ``precision``, ``recall``, ``density``, ``coverage``, ``ifid``.
     ``truncation``: sample with the truncation trick at this threshold (see ``sahit.models.truncated_noise``).
     Extra keywords (``is_splits``, ``kid_subsets``, ``kid_subset_size``) go to :func:`evaluate_features`.
+    ``shard``: the processes of a group sample and extract a share each and all get the same results,
+    equal to one process's (up to float64 rounding in the combined statistics).
     """
     metrics = check_metrics(metrics)
     if not isinstance(n, int) or n < 2:
@@ -337,14 +401,16 @@ def evaluate_generator(
     device = device or next(G.parameters()).device
     extractor = load_extractor(extractor, device=device)
     fake = extract_features(
-        generated_batches(G, n, batch_size, seed, truncation),
+        generated_batches(G, n, batch_size, seed, truncation, shard),
         extractor,
         keep_features=bool(NEEDS_FEATURES & set(metrics)) or n <= extractor.feature_dim,
         keep_logits="is" in metrics,
-        total=-(-n // batch_size),
+        total=len(shard_batches(n, batch_size, shard)),
         progress=progress,
         desc="generated",
+        allow_empty=shard is not None,
     )
+    fake = gather_features(fake, _sample_numbers(shard_batches(n, batch_size, shard)), shard)
     return evaluate_features(reference, fake, extractor, metrics, seed=seed, **metric_kwargs)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,31 @@ class FeatureStats:
         self.n += len(x)
         self._sum += x.sum(axis=0)
         self._sum_outer += x.T @ x
+
+    @classmethod
+    def combine(cls, parts: Sequence[FeatureStats]) -> FeatureStats:
+        """The statistics of all the parts' vectors together, as if one object had seen them all.
+
+        Each part's sums are about its own shift; they are moved onto the first non-empty part's
+        shift (x - s = (x - s_p) + (s_p - s)), which is exact up to float64 rounding.
+        """
+        if not parts:
+            raise ValueError("combine needs at least one FeatureStats")
+        out = cls(parts[0].dim)
+        for part in parts:
+            if part.dim != out.dim:
+                raise ValueError(f"cannot combine statistics of dimension {part.dim} with {out.dim}")
+            if part.n == 0:
+                continue
+            assert part._shift is not None
+            if out._shift is None:
+                out._shift = part._shift.copy()
+            delta = part._shift - out._shift  # (D,)
+            out.n += part.n
+            out._sum += part._sum + part.n * delta
+            out._sum_outer += (part._sum_outer + np.outer(delta, part._sum) + np.outer(part._sum, delta)
+                               + part.n * np.outer(delta, delta))
+        return out
 
     @property
     def mean(self) -> np.ndarray:

@@ -17,6 +17,11 @@ import torch.distributed as dist
 from torch import nn
 
 
+def local_rank() -> int:
+    """This process's index on its machine (torchrun's ``LOCAL_RANK``; 0 when run alone)."""
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
 @dataclass
 class DistContext:
     rank: int = 0
@@ -32,14 +37,27 @@ class DistContext:
         return self.rank == 0
 
     @classmethod
-    def from_env(cls, device_type: str = "cpu") -> DistContext:
-        """Join the process group torchrun describes in the environment (or run alone)."""
+    def from_env(cls, device: torch.device | str = "cpu") -> DistContext:
+        """Join the process group torchrun describes in the environment (or run alone).
+
+        ``device`` is this process's device (see :func:`local_rank`): on CUDA the group is NCCL's, bound
+        to that GPU, which also becomes the current device, the one that object collectives
+        (``all_gather_object``) and barriers use; elsewhere the group is gloo's, on the CPU.
+        """
+        device = torch.device(device)
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world <= 1:
             return cls()
+        if device.type == "cuda":
+            # Before the group exists: without it every rank's NCCL communicator and object
+            # collectives would use cuda:0 (a crash or a hang at the first checkpoint).
+            torch.cuda.set_device(device)
         if not dist.is_initialized():
-            dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
-        return cls(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+            if device.type == "cuda":
+                dist.init_process_group(backend="nccl", device_id=device)
+            else:
+                dist.init_process_group(backend="gloo")
+        return cls(dist.get_rank(), dist.get_world_size(), local_rank())
 
     def average_gradients(self, module: nn.Module) -> None:
         """All-reduce the mean of every gradient of ``module`` through one flat buffer."""

@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import signal
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from typing import Any
 
 import torch
 import yaml
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.data import DataLoader
 
 from ..data import make_dataset
@@ -31,7 +33,7 @@ from ..viz.grid import save_grid
 from .checkpoint import FORMAT as CHECKPOINT_FORMAT
 from .checkpoint import CheckpointError, atomic_torch_save, latest_checkpoint, list_checkpoints, save_checkpoint
 from .config import TrainConfig
-from .distributed import DistContext
+from .distributed import DistContext, local_rank
 from .ema import EMA
 from .sampler import ResumableBatchSampler
 
@@ -51,7 +53,7 @@ class Interrupted(Exception):
 
 
 def select_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` picks CUDA (this process's GPU under torchrun), then MPS, then CPU."""
+    """``auto`` picks CUDA, then MPS, then CPU; ``auto`` and ``cuda`` mean this process's GPU under torchrun."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", local_rank % torch.cuda.device_count())
@@ -64,7 +66,19 @@ def select_device(name: str, local_rank: int = 0) -> torch.device:
         raise TrainingError(f"device {name!r} is not a valid torch device (try auto, cpu, cuda, cuda:0, mps)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise TrainingError("device cuda was asked for, but no CUDA GPU is available (use device=auto)")
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
     return device
+
+
+def default_num_workers(device: torch.device) -> int:
+    """Data-loading processes when ``num_workers=-1``: none on CPU (training needs the cores); on an
+    accelerator up to 8 per training process, sharing the machine's cores among its processes."""
+    if device.type == "cpu":
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    per_process = cores // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return max(0, min(8, per_process - 1))
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -78,11 +92,10 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, run_dir: str | Path) -> None:
         self.cfg, self.run_dir = cfg, Path(run_dir)
-        device_type = "cuda" if cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available()) else "cpu"
-        self.dist = DistContext.from_env(device_type)
+        self.device = select_device(cfg.device, local_rank())
+        self.dist = DistContext.from_env(self.device)
         if cfg.batch_size % self.dist.world:
             raise TrainingError(f"batch_size {cfg.batch_size} does not divide evenly over {self.dist.world} processes")
-        self.device = select_device(cfg.device, self.dist.local_rank)
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)
         self.loss = get_loss(cfg.loss)
 
@@ -114,7 +127,7 @@ class Trainer:
             enable_sync_batch_norm(self.G)
             enable_sync_batch_norm(self.D)
         self.G_run = torch.compile(self.G) if cfg.compile else self.G
-        self.D_run = torch.compile(self.D) if cfg.compile and cfg.r1_gamma == 0 else self.D  # R1 needs eager D
+        self.D_run = torch.compile(self.D) if cfg.compile else self.D  # R1's passes use eager D (see d_loss)
 
         self.conditional = self.G.num_classes > 0
         # Latents, labels and flips are drawn for the global batch on every rank, each rank keeping its
@@ -220,7 +233,7 @@ class Trainer:
     # ------------------------------------------------------------------------------ data
     def batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
         """Real batches from where the run left off, flipped with the run's own generator."""
-        workers = self.cfg.num_workers if self.cfg.num_workers >= 0 else (0 if self.device.type == "cpu" else 8)
+        workers = self.cfg.num_workers if self.cfg.num_workers >= 0 else default_num_workers(self.device)
         sampler = ResumableBatchSampler(len(self.dataset), self.cfg.batch_size, self.cfg.seed,
                                         self.batches_consumed, self.dist.rank, self.dist.world)
         # A private generator for worker seeds: starting the loader must not draw from torch's global
@@ -230,10 +243,10 @@ class Trainer:
                             generator=torch.Generator().manual_seed(self.cfg.seed))
         for x, y in loader:
             self.batches_consumed += 1
+            x = x.to(self.device, non_blocking=True)  # from pinned memory on CUDA: the copy overlaps compute
             if self.cfg.flip:
                 flip = self._local(torch.rand(self.cfg.batch_size, generator=self.gen) < 0.5)
-                x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-            x = x.to(self.device, non_blocking=True)
+                x = torch.where(flip.to(self.device, non_blocking=True)[:, None, None, None], x.flip(-1), x)
             if self.cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, (y.to(self.device, non_blocking=True) if self.conditional else None)
@@ -267,8 +280,10 @@ class Trainer:
             real = real.detach().requires_grad_(True)
         both = torch.cat([real, fake])
         labels = torch.cat([y_real, y_fake]) if self.conditional else None
-        with self.autocast():
-            logits = self.D_run(both, labels).float()
+        # R1 differentiates D twice: neither compiled graphs nor fused attention kernels can, eager math can.
+        D, kernels = (self.D, sdpa_kernel(SDPBackend.MATH)) if with_r1 else (self.D_run, contextlib.nullcontext())
+        with self.autocast(), kernels:
+            logits = D(both, labels).float()
         real_logits, fake_logits = logits[:b], logits[b:]
         loss = self.loss.d_loss(real_logits, fake_logits)
         if with_r1:  # lazy R1 (StyleGAN2): every r1_every-th D step, weighted by r1_every to keep its strength
@@ -352,22 +367,29 @@ class Trainer:
         return path
 
     def evaluate(self, log_file: Any) -> float:
-        """FID of the EMA generator against the training data; keeps ``checkpoints/best.pt`` by FID."""
+        """FID of the EMA generator against the training data; keeps ``checkpoints/best.pt`` by FID.
+
+        Every process samples and extracts its share of the images (no process waits on another's
+        work in a collective) and all get the same number; the main process writes it down.
+        """
         from ..metrics import cached_reference_stats, evaluate_generator
 
-        cfg = self.cfg
+        cfg, shard = self.cfg, self.dist
         if self._reference is None:
             self._reference = cached_reference_stats(cfg.data, self.G.resolution, cfg.eval_features, n=cfg.eval_n,
-                                                     device=self.device, progress=False)
+                                                     device=self.device, progress=False, shard=shard)
         result = evaluate_generator(self.ema.net, self._reference, cfg.eval_features, metrics=("fid",), n=cfg.eval_n,
-                                    seed=cfg.seed, device=self.device, progress=False)["fid"]
+                                    seed=cfg.seed, device=self.device, progress=False, shard=shard)["fid"]
+        improved = result.value < self.best_fid
+        self.best_fid = min(self.best_fid, result.value)
+        if not self.dist.is_main:
+            return result.value
         record = {"step": self.step, "fid": result.value, "eval_n": result.n_samples,
                   "extractor": result.extractor, "reference": result.reference}
         log_file.write(json.dumps(record) + "\n")
         log_file.flush()
         self.writer.add_scalar("eval/fid", result.value, self.step)
-        if result.value < self.best_fid:
-            self.best_fid = result.value
+        if improved:
             self.ckpt_dir.mkdir(parents=True, exist_ok=True)
             atomic_torch_save({"format": CHECKPOINT_FORMAT, "step": self.step, "fid": result.value,
                                **self.state_dict(gather=False)}, self.ckpt_dir / "best.pt")
@@ -377,6 +399,13 @@ class Trainer:
         if self._signal is not None:  # second signal: give up waiting for the step to end
             raise KeyboardInterrupt
         self._signal = signum
+
+    def _stop_requested(self) -> bool:
+        """A signal reached this process or another of the group: all stop after the same step (saving is
+        collective, so a process that stopped alone would leave the others waiting in a mismatched collective)."""
+        if not self.dist.enabled:
+            return self._signal is not None
+        return not self.dist.all_true(torch.tensor(self._signal is None, device=self.device))
 
     def _rollback_or_stop(self) -> None:
         why = (f"training diverged: {self.bad_steps} consecutive steps with non-finite losses or gradients "
@@ -406,7 +435,7 @@ class Trainer:
         if main:
             _write_atomic(self.run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         if self.step >= cfg.steps and _finished_at(self.run_dir) == self.step:
-            return {"finished_before": True, "step": self.step, "run_dir": str(self.run_dir)}
+            return {"finished_before": True, "is_main": main, "step": self.step, "run_dir": str(self.run_dir)}
         # (past cfg.steps without a summary: the last session stopped before its export; the code below writes it)
         if main:
             from torch.utils.tensorboard import SummaryWriter
@@ -449,12 +478,12 @@ class Trainer:
                     bar.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}")
                 if main and self.step % cfg.sample_every == 0:
                     self.write_samples(f"step-{self.step:08d}")
-                if main and cfg.eval_every and self.step % cfg.eval_every == 0:
+                if cfg.eval_every and self.step % cfg.eval_every == 0:  # every process takes part
                     self.evaluate(log_file)
                 if self.step % cfg.ckpt_every == 0:
                     self.save()
-                if self._signal is not None:
-                    signum = self._signal
+                if self._stop_requested():
+                    signum = self._signal or signal.SIGTERM
                     self.save()
                     raise Interrupted(signum, self.step)
         finally:
@@ -465,7 +494,7 @@ class Trainer:
                 signal.signal(s, handler)
         if self.step % cfg.ckpt_every:
             self.save()
-        summary: dict[str, Any] = {"finished_before": False, "resumed": resumed, "step": self.step,
+        summary: dict[str, Any] = {"finished_before": False, "is_main": main, "resumed": resumed, "step": self.step,
                                    "steps_this_session": self.step - start_step,
                                    "seconds": round(time.perf_counter() - t0, 2), "run_dir": str(self.run_dir)}
         if main:

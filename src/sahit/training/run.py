@@ -18,14 +18,20 @@ from .config import (
 )
 from .loop import Trainer
 
+# A preset file's key (not a config key) naming the data it needs when it has no default: `data:` left empty.
+DATA_NEEDED = "data_needed"
+
 
 def prepare_run(preset: str, out: str | Path | None = None, data: str | None = None,
                 overrides: list[str] | dict[str, Any] | None = None) -> tuple[TrainConfig, Path]:
     """Resolve the config of ``preset`` + ``data`` + ``overrides``; check it against a run already in ``out``."""
     values = load_preset(preset)
+    needed = values.pop(DATA_NEEDED, None)
     if data is not None:
         values["data"] = data
     extra = parse_overrides(overrides) if isinstance(overrides, list) else dict(overrides or {})
+    if needed and not extra.get("data", values.get("data")):
+        raise ConfigError(f"preset {preset!r} trains on {needed}: pass --data PATH")
     cfg = config_from_dict(merge(values, extra))
     run_dir = Path(out) if out else Path("runs") / Path(preset).stem
     stored_path = run_dir / "config.yaml"

@@ -1,7 +1,8 @@
 """A folder of images (class = subfolder, or unlabeled) that never dies on a bad file.
 
-Files are listed by extension and their headers checked once when the data set is built;
-zero-byte, truncated and non-image files are skipped with a counted warning that lists the
+Files are listed by extension and their headers checked once when the data set is built (the
+answers are cached in an index, see ``sahit.data.index``, so a restart re-reads only new or changed
+files); zero-byte, truncated and non-image files are skipped with a counted warning that lists the
 first few (``strict=True`` refuses them instead). Grayscale, RGBA, CMYK, palette and 16-bit
 images are converted to RGB; mixed sizes are resized and centre-cropped. A file that fails
 to decode later (e.g. truncated after its header) is replaced by the next good file and
@@ -13,13 +14,17 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from pathlib import Path
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
 from PIL import Image, ImageFile
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
+
+from .index import FileStat, checked_files
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +63,14 @@ def image_transform(resolution: int) -> v2.Compose:
     )
 
 
-def _check_header(path: Path) -> str | None:
-    """None if the file looks like an image, else the reason it does not."""
+def check_header(source: Path | Callable[[], BinaryIO], size: int | None = None) -> str | None:
+    """None if the file (a path, or a function opening it, of ``size`` bytes) looks like an image, else why not."""
     try:
-        if path.stat().st_size == 0:
+        if (source.stat().st_size if size is None else size) == 0:
             return "empty file"
         with warnings.catch_warnings():  # PIL only warns between 1x and 2x the pixel limit: refuse those too
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with Image.open(source if isinstance(source, Path) else source()) as im:
                 im.verify()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return f"image too large (over {Image.MAX_IMAGE_PIXELS:,} pixels)"
@@ -74,61 +79,30 @@ def _check_header(path: Path) -> str | None:
     return None
 
 
-class ImageFolderDataset(Dataset):
-    """Images under ``root``: ``root/<class>/*.png`` (labelled) or ``root/*.png`` (unlabeled, label 0)."""
+class ImageFiles(Dataset):
+    """Base of the image-file data sets: ``samples`` [(file, label)] decoded by ``open_image``.
 
-    def __init__(self, root: str | os.PathLike, resolution: int, strict: bool = False) -> None:
-        self.root = Path(root)
-        if not self.root.exists():
-            raise DataError(f"data folder {str(self.root)!r} does not exist")
-        if not self.root.is_dir():
-            raise DataError(f"--data {str(self.root)!r} is a file, not a folder of images")
-        subdirs = sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        if subdirs:
-            self.classes = [d.name for d in subdirs]
-            candidates = [(f, i) for i, d in enumerate(subdirs) for f in sorted(d.rglob("*")) if _is_image_name(f)]
-            empty = [d.name for d in subdirs if not any(_is_image_name(f) for f in d.rglob("*"))]
-            if empty and strict:
-                raise DataError(f"class folders with no images in {self.root}: {', '.join(empty[:5])}")
-            if empty:
-                log.warning("ignoring %d empty class folder(s): %s", len(empty), ", ".join(empty[:5]))
-                keep = [d.name for d in subdirs if d.name not in empty]
-                remap = {self.classes.index(n): j for j, n in enumerate(keep)}
-                candidates = [(f, remap[i]) for f, i in candidates]
-                self.classes = keep
-        else:
-            self.classes = []
-            candidates = [(f, 0) for f in sorted(self.root.iterdir()) if _is_image_name(f)]
-        self.samples: list[tuple[Path, int]] = []
-        self.skipped: list[tuple[Path, str]] = []
-        for path, label in candidates:
-            reason = _check_header(path)
-            if reason is None:
-                self.samples.append((path, label))
-            else:
-                self.skipped.append((path, reason))
-        if self.skipped:
-            listing = "; ".join(f"{p.name}: {why}" for p, why in self.skipped[:5])
-            if strict:
-                raise DataError(f"{len(self.skipped)} bad file(s) in {self.root}: {listing}")
-            log.warning("skipped %d bad file(s) in %s, first: %s", len(self.skipped), self.root, listing)
-        if not self.samples:
-            raise DataError(
-                f"no images found in {str(self.root)!r} (looked for {', '.join(IMAGE_EXTENSIONS)} "
-                "directly inside it or in one subfolder per class)"
-            )
-        self.num_classes = len(self.classes)
+    A file that fails to decode is replaced by the next good one and counted in ``decode_failures``.
+    """
+
+    samples: list[tuple[Any, int]]
+    source: str  # names the data set in messages
+
+    def __init__(self, resolution: int) -> None:
         self.transform = image_transform(resolution)
         self.decode_failures = 0
+
+    def open_image(self, index: int) -> Image.Image:
+        """The PIL image of sample ``index`` (not yet loaded)."""
+        raise NotImplementedError
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def load(self, index: int) -> torch.Tensor:
-        path, _ = self.samples[index]
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with self.open_image(index) as im:
                 im.load()
                 return self.transform(to_rgb(im))
 
@@ -140,11 +114,95 @@ class ImageFolderDataset(Dataset):
             except Exception as exc:  # a file that passed the header check but cannot be decoded
                 self.decode_failures += 1
                 log.warning("could not decode %s (%s); using the next image", self.samples[i][0], exc)
-        raise DataError(f"no image in {self.root} could be decoded")
+        raise DataError(f"no image in {self.source} could be decoded")
 
 
-def _is_image_name(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file() and not path.name.startswith(".")
+def report_skipped(skipped: list[tuple[Any, str]], source: str, strict: bool) -> None:
+    """Warn about (or, when ``strict``, refuse) files that failed the header check."""
+    if not skipped:
+        return
+    listing = "; ".join(f"{PurePosixPath(str(p)).name}: {why}" for p, why in skipped[:5])
+    if strict:
+        raise DataError(f"{len(skipped)} bad file(s) in {source}: {listing}")
+    log.warning("skipped %d bad file(s) in %s, first: %s", len(skipped), source, listing)
+
+
+class ImageFolderDataset(ImageFiles):
+    """Images under ``root``: ``root/<class>/*.png`` (labelled) or ``root/*.png`` (unlabeled, label 0).
+
+    Header checks are cached in an index (``sahit.data.index``): a restart lists the folder
+    but reads only the headers of files that are new or changed. ``use_index=False`` reads all.
+    """
+
+    def __init__(self, root: str | os.PathLike, resolution: int, strict: bool = False,
+                 use_index: bool = True) -> None:
+        super().__init__(resolution)
+        self.root = Path(root)
+        self.source = str(self.root)
+        if not self.root.exists():
+            raise DataError(f"data folder {str(self.root)!r} does not exist")
+        if not self.root.is_dir():
+            raise DataError(f"--data {str(self.root)!r} is a file, not a folder of images")
+        self.classes, candidates = list_folder(self.root, strict)
+        answers = checked_files(self.root, [f for f, _ in candidates], check_header, use_cache=use_index)
+        self.samples: list[tuple[Path, int]] = []
+        self.skipped: list[tuple[Path, str]] = []
+        for (f, label), reason in zip(candidates, answers):
+            if reason is None:
+                self.samples.append((self.root / f.rel, label))
+            else:
+                self.skipped.append((self.root / f.rel, reason))
+        report_skipped(self.skipped, str(self.root), strict)
+        if not self.samples:
+            raise DataError(
+                f"no images found in {str(self.root)!r} (looked for {', '.join(IMAGE_EXTENSIONS)} "
+                "directly inside it or in one subfolder per class)"
+            )
+        self.num_classes = len(self.classes)
+
+    def open_image(self, index: int) -> Image.Image:
+        return Image.open(self.samples[index][0])
+
+
+def list_folder(root: Path, strict: bool = False) -> tuple[list[str], list[tuple[FileStat, int]]]:
+    """(class names, [(file, label)]) of an image folder, in sorted order, without opening any image.
+
+    Class folders are the non-hidden subfolders (searched recursively); without any, the images
+    directly in ``root`` are one unlabeled set. Empty class folders are dropped with a warning
+    (refused when ``strict``).
+    """
+    subdirs = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+    if not subdirs:
+        return [], [(f, 0) for f in _image_files(root, "", recursive=False)]
+    per_class = {name: _image_files(root / name, name, recursive=True) for name in subdirs}
+    empty = [name for name in subdirs if not per_class[name]]
+    if empty and strict:
+        raise DataError(f"class folders with no images in {root}: {', '.join(empty[:5])}")
+    if empty:
+        log.warning("ignoring %d empty class folder(s): %s", len(empty), ", ".join(empty[:5]))
+    classes = [name for name in subdirs if per_class[name]]
+    return classes, [(f, label) for label, name in enumerate(classes) for f in per_class[name]]
+
+
+def _image_files(folder: Path, prefix: str, recursive: bool) -> list[FileStat]:
+    """Image files under ``folder`` with paths relative to the data root (``prefix/...``), sorted by
+    path components (as ``sorted(Path.rglob(...))``)."""
+    found: list[FileStat] = []
+    stack = [(folder, prefix)]
+    while stack:
+        directory, rel = stack.pop()
+        with os.scandir(directory) as entries:
+            for e in entries:
+                name = f"{rel}/{e.name}" if rel else e.name
+                if e.is_dir():
+                    if recursive:
+                        stack.append((Path(e.path), name))
+                elif not e.name.startswith(".") and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS \
+                        and e.is_file():
+                    st = e.stat()
+                    found.append(FileStat(name, st.st_size, st.st_mtime_ns))
+    found.sort(key=lambda f: f.rel.split("/"))
+    return found
 
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # truncated files are errors, handled above

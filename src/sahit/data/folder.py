@@ -11,10 +11,12 @@ counted, so training never stops half-way.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
@@ -29,6 +31,7 @@ from .index import FileStat, checked_files
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+_EXTENSIONS = frozenset(IMAGE_EXTENSIONS)
 Image.MAX_IMAGE_PIXELS = 20_000 * 20_000  # refuse decompression bombs beyond 400 MP
 
 
@@ -143,15 +146,13 @@ class ImageFolderDataset(ImageFiles):
             raise DataError(f"data folder {str(self.root)!r} does not exist")
         if not self.root.is_dir():
             raise DataError(f"--data {str(self.root)!r} is a file, not a folder of images")
-        self.classes, candidates = list_folder(self.root, strict)
-        answers = checked_files(self.root, [f for f, _ in candidates], check_header, use_cache=use_index)
-        self.samples: list[tuple[Path, int]] = []
-        self.skipped: list[tuple[Path, str]] = []
-        for (f, label), reason in zip(candidates, answers):
-            if reason is None:
-                self.samples.append((self.root / f.rel, label))
-            else:
-                self.skipped.append((self.root / f.rel, reason))
+        with _gc_paused():
+            self.classes, candidates = list_folder(self.root, strict)
+            answers = checked_files(self.root, [f for f, _ in candidates], check_header, use_cache=use_index)
+        good = [i for i, reason in enumerate(answers) if reason is None]
+        self.samples = FileSamples(self.root, [candidates[i][0].rel for i in good], [candidates[i][1] for i in good])
+        self.skipped: list[tuple[Path, str]] = [
+            (self.root / f.rel, reason) for (f, _), reason in zip(candidates, answers) if reason is not None]
         report_skipped(self.skipped, str(self.root), strict)
         if not self.samples:
             raise DataError(
@@ -162,6 +163,19 @@ class ImageFolderDataset(ImageFiles):
 
     def open_image(self, index: int) -> Image.Image:
         return Image.open(self.samples[index][0])
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Listing a large folder makes hundreds of thousands of small tuples, none in a reference
+    cycle; without this the cyclic garbage collector runs over them again and again (~40% of a restart)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def list_folder(root: Path, strict: bool = False) -> tuple[list[str], list[tuple[FileStat, int]]]:
@@ -189,20 +203,42 @@ def _image_files(folder: Path, prefix: str, recursive: bool) -> list[FileStat]:
     path components (as ``sorted(Path.rglob(...))``)."""
     found: list[FileStat] = []
     stack = [(folder, prefix)]
+    nested = False
     while stack:
         directory, rel = stack.pop()
+        nested |= rel != prefix
         with os.scandir(directory) as entries:
             for e in entries:
-                name = f"{rel}/{e.name}" if rel else e.name
+                name = e.name
                 if e.is_dir():
                     if recursive:
-                        stack.append((Path(e.path), name))
-                elif not e.name.startswith(".") and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS \
-                        and e.is_file():
+                        stack.append((Path(e.path), f"{rel}/{name}" if rel else name))
+                    continue
+                dot = name.rfind(".")
+                if dot > 0 and name[dot:].lower() in _EXTENSIONS and e.is_file():
                     st = e.stat()
-                    found.append(FileStat(name, st.st_size, st.st_mtime_ns))
-    found.sort(key=lambda f: f.rel.split("/"))
+                    found.append(FileStat(f"{rel}/{name}" if rel else name, st.st_size, st.st_mtime_ns))
+    found.sort(key=(lambda f: f.rel.split("/")) if nested else (lambda f: f.rel))  # one folder: same order
     return found
+
+
+class FileSamples(Sequence):
+    """``(root / rel, label)`` pairs, each path made when asked for: building a million ``Path``
+    objects up front would cost seconds at every start."""
+
+    def __init__(self, root: Path, rels: list[str], labels: list[int]) -> None:
+        self.root, self.rels, self.labels = root, rels, labels
+
+    def __len__(self) -> int:
+        return len(self.rels)
+
+    def __getitem__(self, index):  # noqa: ANN001 - int or slice, as for a list
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self.root / self.rels[index], self.labels[index]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
 
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # truncated files are errors, handled above

@@ -1,7 +1,7 @@
 """A cached index of an image folder, so that a restart does not re-read every file's header.
 
-The index records, for every image file, its size and modification time and the result of the
-header check (``None`` = a good image, else why not). On the next start the folder is listed
+The index records, for every image file, its size and modification time, and the reason each
+bad file failed the header check. On the next start the folder is listed
 again (names, sizes and times: one ``stat`` per file, no image is opened) and only files that
 are new or whose size or time changed are checked again; files that disappeared drop out. A
 stale index is therefore never trusted: it is a cache of per-file answers, each valid only for
@@ -21,7 +21,7 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import PIL
 from PIL import Image
@@ -54,8 +54,8 @@ def index_locations(root: Path) -> list[Path]:
     return [root / INDEX_NAME, CACHE_DIR / f"{key}.json"]
 
 
-def _read(path: Path) -> dict[str, list] | None:
-    """The file entries of an index, or None if it is missing, unreadable or of another version."""
+def _read(path: Path) -> dict[str, Any] | None:
+    """The index at ``path``, or None if it is missing, unreadable or of another version."""
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
@@ -63,16 +63,17 @@ def _read(path: Path) -> dict[str, list] | None:
     except (OSError, ValueError) as exc:
         log.warning("ignoring unreadable folder index %s (%s); re-indexing", path, exc)
         return None
-    if not isinstance(data, dict) or data.get("checker") != _checker_version() or not isinstance(
-            data.get("files"), dict):
+    fields = ("files", "sizes", "mtimes_ns")
+    if (not isinstance(data, dict) or data.get("checker") != _checker_version() or not isinstance(data.get("bad"), dict)
+            or not all(isinstance(data.get(k), list) and len(data[k]) == len(data["files"]) for k in fields)):
         log.info("folder index %s was written by another version; re-indexing", path)
         return None
-    return data["files"]
+    return data
 
 
-def _write(paths: Sequence[Path], files: dict[str, list]) -> Path | None:
+def _write(paths: Sequence[Path], data: dict[str, Any]) -> Path | None:
     """Write the index atomically to the first writable location; None if none is."""
-    text = json.dumps({"checker": _checker_version(), "files": files}, separators=(",", ":"))
+    text = json.dumps({"checker": _checker_version(), **data}, separators=(",", ":"))
     for path in paths:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,27 +101,30 @@ def checked_files(root: Path, files: Sequence[FileStat], check: Callable[[Path],
     computed with ``check(root / rel)`` and the index is rewritten when anything changed.
     """
     locations = index_locations(root)
-    cached: dict[str, list] = {}
-    if use_cache:
-        for path in locations:
-            entries = _read(path)
-            if entries is not None:
-                cached = entries
-                break
-    answers: list[str | None] = []
-    todo: list[int] = []
-    for i, f in enumerate(files):
-        entry = cached.get(f.rel)
-        if isinstance(entry, list) and len(entry) == 3 and entry[0] == f.size and entry[1] == f.mtime_ns:
-            answers.append(entry[2])
-        else:
-            answers.append(None)
-            todo.append(i)
-    if cached and todo:
+    rels = [f.rel for f in files]
+    sizes = [f.size for f in files]
+    mtimes = [f.mtime_ns for f in files]
+    cached = next((d for d in map(_read, locations) if d is not None), None) if use_cache else None
+    if cached is not None and cached["files"] == rels and cached["sizes"] == sizes and cached["mtimes_ns"] == mtimes:
+        bad = cached["bad"]  # the folder is exactly as indexed
+        return [bad.get(rel) for rel in rels]
+    answers: list[str | None] = [None] * len(files)
+    todo = list(range(len(files)))
+    if cached is not None:  # reuse the answers for files that did not change
+        position = {rel: i for i, rel in enumerate(cached["files"])}
+        old_sizes, old_mtimes, old_bad = cached["sizes"], cached["mtimes_ns"], cached["bad"]
+        todo = []
+        for i, f in enumerate(files):
+            j = position.get(f.rel)
+            if j is not None and old_sizes[j] == f.size and old_mtimes[j] == f.mtime_ns:
+                answers[i] = old_bad.get(f.rel)
+            else:
+                todo.append(i)
         log.info("%d of %d file(s) in %s are new or changed since its index was written; checking them",
                  len(todo), len(files), root)
     for i in tqdm(todo, desc=f"indexing {root.name}", unit="file", disable=len(todo) < PROGRESS_FROM):
         answers[i] = check(root / files[i].rel)
-    if use_cache and (todo or len(cached) != len(files)):
-        _write(locations, {f.rel: [f.size, f.mtime_ns, a] for f, a in zip(files, answers)})
+    if use_cache:
+        bad = {rel: a for rel, a in zip(rels, answers) if a is not None}
+        _write(locations, {"files": rels, "sizes": sizes, "mtimes_ns": mtimes, "bad": bad})
     return answers

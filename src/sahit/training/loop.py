@@ -32,6 +32,7 @@ from .checkpoint import CheckpointError, atomic_torch_save, latest_checkpoint, l
 from .config import TrainConfig
 from .distributed import DistContext
 from .ema import EMA
+from .precision import autocast_dtype
 from .sampler import ResumableBatchSampler
 
 log = logging.getLogger(__name__)
@@ -66,12 +67,6 @@ def select_device(name: str, local_rank: int = 0) -> torch.device:
     return device
 
 
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    if precision == "auto":
-        precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
-    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-
-
 class Trainer:
     """Trains G and D as ``cfg`` says, writing everything into ``run_dir``."""
 
@@ -82,7 +77,7 @@ class Trainer:
         if cfg.batch_size % self.dist.world:
             raise TrainingError(f"batch_size {cfg.batch_size} does not divide evenly over {self.dist.world} processes")
         self.device = select_device(cfg.device, self.dist.local_rank)
-        self.amp_dtype = autocast_dtype(cfg.precision, self.device)
+        self.amp_dtype = autocast_dtype(cfg.precision, self.device, model_config(cfg.model, **cfg.model_args))
         self.loss = get_loss(cfg.loss)
 
         resolution = model_config(cfg.model, **cfg.model_args).resolution

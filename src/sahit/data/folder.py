@@ -207,17 +207,16 @@ def _image_files(folder: Path, prefix: str, recursive: bool) -> list[FileStat]:
     while stack:
         directory, rel = stack.pop()
         nested |= rel != prefix
+        base = f"{rel}/" if rel else ""
         with os.scandir(directory) as entries:
             for e in entries:
                 name = e.name
-                if e.is_dir():
-                    if recursive:
-                        stack.append((Path(e.path), f"{rel}/{name}" if rel else name))
-                    continue
                 dot = name.rfind(".")
                 if dot > 0 and name[dot:].lower() in _EXTENSIONS and e.is_file():
                     st = e.stat()
-                    found.append(FileStat(f"{rel}/{name}" if rel else name, st.st_size, st.st_mtime_ns))
+                    found.append(FileStat(base + name, st.st_size, st.st_mtime_ns))
+                elif recursive and e.is_dir():
+                    stack.append((Path(e.path), base + name))
     found.sort(key=(lambda f: f.rel.split("/")) if nested else (lambda f: f.rel))  # one folder: same order
     return found
 

@@ -26,7 +26,7 @@ from PIL import Image, ImageFile
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from .index import FileStat, checked_files
+from .index import Listing, checked_files
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +147,17 @@ class ImageFolderDataset(ImageFiles):
         if not self.root.is_dir():
             raise DataError(f"--data {str(self.root)!r} is a file, not a folder of images")
         with _gc_paused():
-            self.classes, candidates = list_folder(self.root, strict)
-            answers = checked_files(self.root, [f for f, _ in candidates], check_header, use_cache=use_index)
-        good = [i for i, reason in enumerate(answers) if reason is None]
-        self.samples = FileSamples(self.root, [candidates[i][0].rel for i in good], [candidates[i][1] for i in good])
+            self.classes, files, labels = list_folder(self.root, strict)
+            answers = checked_files(self.root, files, check_header, use_cache=use_index)
+            if any(reason is not None for reason in answers):
+                keep = [reason is None for reason in answers]
+                rels = [rel for rel, k in zip(files.rels, keep) if k]
+                labels = [label for label, k in zip(labels, keep) if k]
+            else:
+                rels = files.rels
+        self.samples = FileSamples(self.root, rels, labels)
         self.skipped: list[tuple[Path, str]] = [
-            (self.root / f.rel, reason) for (f, _), reason in zip(candidates, answers) if reason is not None]
+            (self.root / rel, reason) for rel, reason in zip(files.rels, answers) if reason is not None]
         report_skipped(self.skipped, str(self.root), strict)
         if not self.samples:
             raise DataError(
@@ -178,8 +183,8 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def list_folder(root: Path, strict: bool = False) -> tuple[list[str], list[tuple[FileStat, int]]]:
-    """(class names, [(file, label)]) of an image folder, in sorted order, without opening any image.
+def list_folder(root: Path, strict: bool = False) -> tuple[list[str], Listing, list[int]]:
+    """(class names, image files, their labels) of an image folder, in sorted order, opening no image.
 
     Class folders are the non-hidden subfolders (searched recursively); without any, the images
     directly in ``root`` are one unlabeled set. Empty class folders are dropped with a warning
@@ -187,21 +192,28 @@ def list_folder(root: Path, strict: bool = False) -> tuple[list[str], list[tuple
     """
     subdirs = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
     if not subdirs:
-        return [], [(f, 0) for f in _image_files(root, "", recursive=False)]
+        files = _image_files(root, "", recursive=False)
+        return [], Listing(*files), [0] * len(files[0])
     per_class = {name: _image_files(root / name, name, recursive=True) for name in subdirs}
-    empty = [name for name in subdirs if not per_class[name]]
+    empty = [name for name in subdirs if not per_class[name][0]]
     if empty and strict:
         raise DataError(f"class folders with no images in {root}: {', '.join(empty[:5])}")
     if empty:
         log.warning("ignoring %d empty class folder(s): %s", len(empty), ", ".join(empty[:5]))
-    classes = [name for name in subdirs if per_class[name]]
-    return classes, [(f, label) for label, name in enumerate(classes) for f in per_class[name]]
+    classes = [name for name in subdirs if per_class[name][0]]
+    listing = Listing([], [], [])
+    labels: list[int] = []
+    for label, name in enumerate(classes):
+        for whole, part in zip(listing, per_class[name]):
+            whole.extend(part)
+        labels += [label] * len(per_class[name][0])
+    return classes, listing, labels
 
 
-def _image_files(folder: Path, prefix: str, recursive: bool) -> list[FileStat]:
-    """Image files under ``folder`` with paths relative to the data root (``prefix/...``), sorted by
+def _image_files(folder: Path, prefix: str, recursive: bool) -> tuple[list[str], list[int], list[int]]:
+    """(relative paths ``prefix/...``, sizes, mtimes) of the image files under ``folder``, sorted by
     path components (as ``sorted(Path.rglob(...))``)."""
-    found: list[FileStat] = []
+    found: list[tuple[str, int, int]] = []
     stack = [(folder, prefix)]
     nested = False
     while stack:
@@ -214,11 +226,15 @@ def _image_files(folder: Path, prefix: str, recursive: bool) -> list[FileStat]:
                 dot = name.rfind(".")
                 if dot > 0 and name[dot:].lower() in _EXTENSIONS and e.is_file():
                     st = e.stat()
-                    found.append(FileStat(base + name, st.st_size, st.st_mtime_ns))
+                    found.append((base + name, st.st_size, st.st_mtime_ns))
                 elif recursive and e.is_dir():
                     stack.append((Path(e.path), base + name))
-    found.sort(key=(lambda f: f.rel.split("/")) if nested else (lambda f: f.rel))  # one folder: same order
-    return found
+    if nested:
+        found.sort(key=lambda f: f[0].split("/"))
+    else:
+        found.sort()  # one folder: plain string order is path order (names are unique, sizes never compared)
+    rels, sizes, mtimes = (list(column) for column in zip(*found)) if found else ([], [], [])
+    return rels, sizes, mtimes
 
 
 class FileSamples(Sequence):

@@ -35,12 +35,14 @@ CACHE_DIR = Path(os.environ.get("SAHIT_CACHE_DIR", Path.home() / ".cache" / "sah
 PROGRESS_FROM = 2000  # show a progress bar when at least this many headers must be read
 
 
-class FileStat(NamedTuple):
-    """One listed file: path relative to the folder (``/``-separated), size in bytes, mtime in ns."""
+class Listing(NamedTuple):
+    """Files of a folder as parallel lists: paths relative to the folder (``/``-separated), sizes in
+    bytes, modification times in ns. (Parallel lists, not one object per file: a restart on a
+    million files should not build a million objects.)"""
 
-    rel: str
-    size: int
-    mtime_ns: int
+    rels: list[str]
+    sizes: list[int]
+    mtimes_ns: list[int]
 
 
 def _checker_version() -> dict[str, object]:
@@ -93,7 +95,7 @@ def _write(paths: Sequence[Path], data: dict[str, Any]) -> Path | None:
     return None
 
 
-def checked_files(root: Path, files: Sequence[FileStat], check: Callable[[Path], str | None],
+def checked_files(root: Path, files: Listing, check: Callable[[Path], str | None],
                   use_cache: bool = True) -> list[str | None]:
     """The header-check answer for each of ``files`` (None = good image, else the reason it is not).
 
@@ -101,29 +103,27 @@ def checked_files(root: Path, files: Sequence[FileStat], check: Callable[[Path],
     computed with ``check(root / rel)`` and the index is rewritten when anything changed.
     """
     locations = index_locations(root)
-    rels = [f.rel for f in files]
-    sizes = [f.size for f in files]
-    mtimes = [f.mtime_ns for f in files]
+    rels, sizes, mtimes = files
     cached = next((d for d in map(_read, locations) if d is not None), None) if use_cache else None
     if cached is not None and cached["files"] == rels and cached["sizes"] == sizes and cached["mtimes_ns"] == mtimes:
         bad = cached["bad"]  # the folder is exactly as indexed
         return [bad.get(rel) for rel in rels]
-    answers: list[str | None] = [None] * len(files)
-    todo = list(range(len(files)))
+    answers: list[str | None] = [None] * len(rels)
+    todo = list(range(len(rels)))
     if cached is not None:  # reuse the answers for files that did not change
         position = {rel: i for i, rel in enumerate(cached["files"])}
         old_sizes, old_mtimes, old_bad = cached["sizes"], cached["mtimes_ns"], cached["bad"]
         todo = []
-        for i, f in enumerate(files):
-            j = position.get(f.rel)
-            if j is not None and old_sizes[j] == f.size and old_mtimes[j] == f.mtime_ns:
-                answers[i] = old_bad.get(f.rel)
+        for i, rel in enumerate(rels):
+            j = position.get(rel)
+            if j is not None and old_sizes[j] == sizes[i] and old_mtimes[j] == mtimes[i]:
+                answers[i] = old_bad.get(rel)
             else:
                 todo.append(i)
         log.info("%d of %d file(s) in %s are new or changed since its index was written; checking them",
-                 len(todo), len(files), root)
+                 len(todo), len(rels), root)
     for i in tqdm(todo, desc=f"indexing {root.name}", unit="file", disable=len(todo) < PROGRESS_FROM):
-        answers[i] = check(root / files[i].rel)
+        answers[i] = check(root / rels[i])
     if use_cache:
         bad = {rel: a for rel, a in zip(rels, answers) if a is not None}
         _write(locations, {"files": rels, "sizes": sizes, "mtimes_ns": mtimes, "bad": bad})

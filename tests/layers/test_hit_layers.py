@@ -151,3 +151,15 @@ def test_blur_downsample_halves_and_preserves_constants():
     y = blur(x)
     assert y.shape == (2, 3, 4, 4)
     assert torch.allclose(y[:, :, 1:-1, 1:-1], torch.ones(()))  # interior: the filter sums to 1
+
+
+def test_blur_downsample_equals_the_zero_padded_binomial_filter():
+    blur = BlurDownsample(2).double()
+    x = torch.randn(2, 2, 8, 6, dtype=torch.float64)
+    f = torch.tensor([1.0, 3.0, 3.0, 1.0], dtype=torch.float64)
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1))  # TensorFlow SAME padding: 1 zero on each side
+    ref = torch.zeros(2, 2, 4, 3, dtype=torch.float64)
+    for i in range(4):
+        for j in range(3):
+            ref[:, :, i, j] = (padded[:, :, 2 * i:2 * i + 4, 2 * j:2 * j + 4] * (f[:, None] * f[None, :])).sum((2, 3))
+    assert torch.allclose(blur(x), ref / 64)

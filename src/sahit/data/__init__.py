@@ -2,7 +2,7 @@
 
 ``make_dataset(spec, resolution)`` is the one entry point: ``spec`` is ``"builtin"``, a
 torchvision name (``cifar10``, ``cifar100``, ``stl10``, ``celeba``, ``lsun:<class>``,
-``imagenet:<root>``) or a path to a folder. Every data set yields
+``imagenet:<root>``), a path to a folder or a ``.zip`` of images (``sahit data pack``). Every data set yields
 ``(image (3, R, R) float32 in [-1, 1], label int)`` and has ``num_classes`` (0 = unlabeled).
 """
 
@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 
 from .builtin import CLASS_NAMES, BuiltinShapes, symmetry_error
 from .folder import DataError, ImageFolderDataset, image_transform, to_rgb
+from .pack import ZipImageDataset, pack_folder
 
 TORCHVISION_SETS = ("cifar10", "cifar100", "stl10", "celeba", "lsun", "imagenet")
 DEFAULT_ROOT = Path(os.environ.get("SAHIT_DATA_ROOT", Path.home() / ".cache" / "sahit" / "data"))
@@ -24,6 +25,8 @@ __all__ = [
     "make_dataset",
     "BuiltinShapes",
     "ImageFolderDataset",
+    "ZipImageDataset",
+    "pack_folder",
     "DataError",
     "symmetry_error",
     "CLASS_NAMES",
@@ -121,4 +124,6 @@ def make_dataset(
             f"--data {spec!r} is neither 'builtin', a torchvision data set ({', '.join(TORCHVISION_SETS)}) "
             "nor an existing folder"
         )
+    if path.is_file() and path.suffix.lower() == ".zip":
+        return ZipImageDataset(path, resolution, strict=strict)
     return ImageFolderDataset(path, resolution, strict=strict)

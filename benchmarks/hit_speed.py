@@ -1,0 +1,114 @@
+"""HiT's training step (the hit-32 preset) with this checkout's code next to an older commit's, in one run.
+
+Run:  python benchmarks/hit_speed.py [--base 39d5d0f] [--repeats 5] [--steps 8] [--precision fp32] [--threads 1]
+The base commit's ``src`` is unpacked (``git archive``) into a temporary folder. Each round runs one
+subprocess per code version, alternating, that builds the hit-32 trainer (seed 0, built-in data),
+runs two warm-up steps and times ``--steps`` steps (lazy R1 on every 16th, as in training); the
+table shows the median over rounds of each round's median step. The subprocesses also report their
+first losses, so the table shows that both versions compute the same training run.
+Writes benchmarks/results/hit_speed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def worker(precision: str, steps: int, threads: int) -> None:
+    """Time the hit-32 training step of whatever ``sahit`` is on the path; print JSON."""
+    import torch
+
+    from sahit.training import Trainer
+    from sahit.training.config import config_from_dict, load_preset
+
+    torch.set_num_threads(threads)
+    values = load_preset("hit-32")
+    values.update(precision=precision, progress=False, data_length=1024, device="cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(config_from_dict(values), tmp)
+        batches = trainer.batches()
+        losses, times, cpu_times = [], [], []
+        for i in range(2 + steps):
+            t0, c0 = time.perf_counter(), time.process_time()
+            out = trainer.train_step(batches)
+            trainer.step += 1
+            if i >= 2:
+                times.append(time.perf_counter() - t0)
+                cpu_times.append(time.process_time() - c0)
+            losses.append([float(out["loss_d"]), float(out["loss_g"])])
+    print(json.dumps({"times": times, "cpu_times": cpu_times, "losses": losses}))
+
+
+def run_version(src: Path, args: argparse.Namespace) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": str(args.threads)}
+    cmd = [sys.executable, __file__, "--worker", "--precision", args.precision, "--steps", str(args.steps),
+           "--threads", str(args.threads)]
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", default="39d5d0f", help="commit to compare with (default: before issue #19)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.precision, args.steps, args.threads)
+        return
+    from common import machine_details, print_table, write_json
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base_src = Path(tmp) / "base"
+        base_src.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.base, "src"], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(base_src)], input=archive, check=True)
+        versions = {f"base {args.base}": base_src / "src", "this checkout": ROOT / "src"}
+        rounds: dict[str, list[float]] = {name: [] for name in versions}
+        cpu_rounds: dict[str, list[float]] = {name: [] for name in versions}
+        losses: dict[str, list] = {}
+        for r in range(args.repeats):
+            for name, src in versions.items():
+                result = run_version(src, args)
+                rounds[name].append(statistics.median(result["times"]))
+                cpu_rounds[name].append(statistics.median(result["cpu_times"]))
+                losses[name] = result["losses"]
+                print(f"round {r + 1}/{args.repeats} {name}: {rounds[name][-1]:.3f} s/step "
+                      f"({cpu_rounds[name][-1]:.3f} s CPU)", flush=True)
+    base_name, new_name = list(versions)
+    reference = losses[base_name]
+    diffs = [max(abs(a - b) / max(abs(a), 1e-6) for a, b in zip(ra, rb)) for ra, rb in zip(reference, losses[new_name])]
+    diff = max(diffs)
+
+    def med(table: dict[str, list[float]], name: str) -> float:
+        return statistics.median(table[name])
+
+    rows = [{"code": name, "s_per_step": med(rounds, name), "cpu_s_per_step": med(cpu_rounds, name),
+             "img_per_s": 32 / med(rounds, name), "speedup": med(rounds, base_name) / med(rounds, name),
+             "cpu_speedup": med(cpu_rounds, base_name) / med(cpu_rounds, name)} for name in versions]
+    print(f"\nhit-32 training step, batch 32, {args.precision}, {args.threads} thread(s); medians of {args.repeats} "
+          f"alternating rounds x {args.steps} steps; relative difference of the losses: step 1 {diffs[0]:.1e}, "
+          f"max over the first {len(reference)} steps {diff:.1e}")
+    print_table(rows, ["code", "s_per_step", "cpu_s_per_step", "img_per_s", "speedup", "cpu_speedup"])
+    write_json("hit_speed", {"machine_details": machine_details(), "base": args.base, "precision": args.precision,
+                             "threads": args.threads, "rounds": rounds, "cpu_rounds": cpu_rounds, "losses": losses,
+                             "max_rel_loss_diff": diff, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()

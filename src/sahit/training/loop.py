@@ -265,7 +265,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------------ step
     def augment(self, images: torch.Tensor) -> torch.Tensor:
-        """What D sees of ``images``: DiffAugment with ``cfg.augment``'s policy (differentiable), or them as they are."""
+        """What D sees of ``images``: DiffAugment with ``cfg.augment``'s policy (differentiable), or them unchanged."""
         if not self.augment_policy:
             return images
         return diff_augment(images, self.augment_policy, generator=self.aug_gen)

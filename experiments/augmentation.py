@@ -31,6 +31,7 @@ Writes: experiments/results/augmentation.json; runs under experiments/runs/.
 Budget: 2 arms x 2 seeds x 1,500 steps, batch 32, FID of 5,000 samples 4 times per run and at the end.
 One thread per run, two runs at a time on 2 cores shared with other work (load average about 8):
 about 0.8 steps/s, 30 minutes per run, an hour in all (the extractor's 500 steps: about 4 minutes more).
+"""
 
 
 from __future__ import annotations

@@ -121,14 +121,19 @@ def sagan_experiment_main(name: str, claim: str, doc: str, make_arms: Callable[[
 
 
 def run_experiment(name: str, claim: str, arms: list[Arm], args: argparse.Namespace, budget: dict[str, Any],
-                   data: str = "builtin", resolution: int = RESOLUTION) -> dict[str, Any]:
-    """Train and evaluate every (arm, seed) in turn, rewriting ``args.json`` after each; returns its content."""
+                   data: str = "builtin", resolution: int = RESOLUTION, reference: str | None = None,
+                   features_data: str | None = None) -> dict[str, Any]:
+    """Train and evaluate every (arm, seed) in turn, rewriting ``args.json`` after each; returns its content.
+
+    The final FID is measured against ``reference`` (default: the training data ``data``) with a domain
+    extractor fitted on ``features_data`` (default: ``data``); FID during training is always against ``data``.
+    """
     arms = select_arms(arms, args.arms)
     if args.steps < 1 or args.eval_n < 2 or args.eval_points < 0 or not args.seeds:
         raise SystemExit("--steps must be >= 1, --eval-n >= 2, --eval-points >= 0, and --seeds non-empty")
     root = Path(args.out).resolve()
     started = time.perf_counter()
-    features = ensure_extractor(root, data, resolution, args.features_steps)
+    features = ensure_extractor(root, features_data or data, resolution, args.features_steps)
     payload: dict[str, Any] = {
         "experiment": name,
         "claim": claim,
@@ -138,7 +143,9 @@ def run_experiment(name: str, claim: str, arms: list[Arm], args: argparse.Namesp
         "resolution": resolution,
         "budget": {"steps": args.steps, "batch_size": args.batch_size, "seeds": list(args.seeds),
                    "eval_n": args.eval_n, "eval_points": args.eval_points, **budget},
-        "extractor": {"path": os.path.relpath(features, root), **_extractor_info(features)},
+        "reference": reference or data,
+        "extractor": {"path": os.path.relpath(features, root), "fitted_on": features_data or data,
+                      **_extractor_info(features)},
         "machine": machine(),
         "arms": {},
     }
@@ -148,7 +155,7 @@ def run_experiment(name: str, claim: str, arms: list[Arm], args: argparse.Namesp
     for arm in arms:
         for seed in args.seeds:
             try:
-                record = run_arm(root, name, arm, seed, args, data, features)
+                record = run_arm(root, name, arm, seed, args, data, features, reference or data)
             except KeyboardInterrupt:
                 raise SystemExit(f"[{name}] interrupted: the running arm saved a checkpoint; "
                                  f"run the same command again to carry on") from None
@@ -171,7 +178,7 @@ def run_experiment(name: str, claim: str, arms: list[Arm], args: argparse.Namesp
 
 
 def run_arm(root: Path, experiment: str, arm: Arm, seed: int, args: argparse.Namespace, data: str,
-            features: Path) -> dict[str, Any]:
+            features: Path, reference: str | None = None) -> dict[str, Any]:
     """Train (or resume, or skip) one run, then evaluate it; returns its record for the JSON."""
     run_dir = root / experiment / arm.name / f"seed{seed}"
     record: dict[str, Any] = {"seed": seed, "run_dir": os.path.relpath(run_dir, root)}
@@ -211,7 +218,7 @@ def run_arm(root: Path, experiment: str, arm: Arm, seed: int, args: argparse.Nam
             return {**record, **failure, "status": "failed"}
         record["trained_now"] = True
     record.update(run_facts(run_dir))
-    record.update(evaluate_run(run_dir, root, data, features, args.eval_n))
+    record.update(evaluate_run(run_dir, root, reference or data, features, args.eval_n))
     record["status"] = "ok"
     print(f"{tag}: FID {record['fid']:.4g}, symmetry error {record['symmetry_error']:.4f}, "
           f"{record['train_seconds']:.0f} s of training", flush=True)
@@ -354,12 +361,15 @@ def _extractor_info(folder: Path) -> dict[str, Any]:
 
 
 def evaluate_run(run_dir: Path, root: Path, data: str, features: Path, n: int) -> dict[str, Any]:
-    """FID and symmetry error of ``n`` samples of the run's EMA generator; cached by the weights' hash."""
+    """FID (against ``data``) and symmetry error of ``n`` samples of the run's EMA generator; cached by the
+    weights' hash."""
     weights = run_dir / "export" / "generator_ema.safetensors"
     if not weights.is_file():
         weights = run_dir / "export" / "generator.safetensors"
     key = {"weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "eval_n": n, "eval_seed": EVAL_SEED,
            "extractor": str(features.name)}
+    if data != "builtin":
+        key["reference"] = data
     cache = run_dir / "experiment_eval.json"
     if cache.is_file():
         stored = json.loads(cache.read_text())

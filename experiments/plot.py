@@ -23,7 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 EXPERIMENTS = Path(__file__).resolve().parent
-CURVES = ("stabilization",)  # experiments whose point is how FID moves during training
+CURVES = ("stabilization", "augmentation")  # experiments whose point is how FID moves during training
 METRICS = (("fid", "FID (domain features, lower is better)"), ("symmetry_error", "symmetry error (real: 0)"))
 
 
@@ -128,6 +128,9 @@ def main(argv: list[str] | None = None) -> list[Path]:
         written.append(bar_chart(payload, Path(args.out) / f"repro-{name}.png"))
         if args.markdown:
             print(f"### {name}\n\n{markdown_table(payload)}\n")
+            if payload.get("reference", payload.get("data")) != payload.get("data"):
+                print(f"(final FID against {Path(payload['reference']).name}; extractor fitted on "
+                      f"{Path(payload['extractor'].get('fitted_on', '')).name})\n")
         if name in CURVES:
             curve = fid_curves(payload, Path(args.out) / f"repro-{name}-fid.png")
             if curve is not None:

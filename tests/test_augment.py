@@ -52,3 +52,15 @@ def test_policy_errors():
     with pytest.raises(ValueError, match="unknown augmentation"):
         diff_augment(torch.zeros(1, 3, 8, 8), policy="color,flip")
     assert torch.equal(diff_augment(torch.ones(1, 3, 8, 8), policy=""), torch.ones(1, 3, 8, 8))
+
+
+def test_parse_augment_setting():
+    from sahit.augment import parse_augment
+
+    assert parse_augment("") == "" and parse_augment("  ") == ""
+    assert parse_augment("diffaug") == "color,translation,cutout"
+    assert parse_augment("diffaug:translation, color") == "translation,color"
+    for bad, match in (("ada", "must look like"), ("diffaug:", "names no operation"),
+                       ("diffaug:color,flip", "unknown augmentation 'flip'")):
+        with pytest.raises(ValueError, match=match):
+            parse_augment(bad)

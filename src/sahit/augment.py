@@ -12,6 +12,9 @@ Every operation is differentiable with respect to ``x`` and draws from torch's R
 ``generator`` for a private stream). HiT uses it only inside balanced consistency
 regularisation (bCR): D's logits on augmented reals and fakes are pulled towards its
 logits on the originals.
+
+The trainer's ``augment`` setting (``parse_augment``) applies it to every image D sees, reals
+and fakes, in D's step and G's step (Zhao et al.'s recipe for training on little data).
 """
 
 from __future__ import annotations
@@ -77,15 +80,46 @@ AUGMENTS = {
 }
 
 
-def diff_augment(
-    x: Tensor, policy: str = "color,translation,cutout", generator: torch.Generator | None = None
-) -> Tensor:
+DEFAULT_POLICY = "color,translation,cutout"
+
+
+def policy_names(policy: str) -> list[str]:
+    """The operations of a comma-separated policy, in order; ValueError for an unknown one."""
+    names = [p.strip() for p in policy.split(",") if p.strip()]
+    for name in names:
+        if name not in AUGMENTS:
+            raise ValueError(f"unknown augmentation {name!r} (available: {', '.join(AUGMENTS)})")
+    return names
+
+
+def parse_augment(spec: str) -> str:
+    """The DiffAugment policy named by the trainer's ``augment`` setting ("" = no augmentation).
+
+    ``"diffaug:color,translation,cutout"`` (any non-empty subset, in any order); a bare
+    ``"diffaug"`` means all three.
+    """
+    spec = spec.strip()
+    if not spec:
+        return ""
+    kind, sep, policy = spec.partition(":")
+    if kind.strip() != "diffaug":
+        raise ValueError(f"augment must look like diffaug:{DEFAULT_POLICY} (or be empty for none), got {spec!r}")
+    if not sep:
+        return DEFAULT_POLICY
+    try:
+        names = policy_names(policy)
+    except ValueError as exc:
+        raise ValueError(f"augment {spec!r}: {exc}") from None
+    if not names:
+        raise ValueError(f"augment {spec!r} names no operation; use e.g. diffaug:{DEFAULT_POLICY}")
+    return ",".join(names)
+
+
+def diff_augment(x: Tensor, policy: str = DEFAULT_POLICY, generator: torch.Generator | None = None) -> Tensor:
     """Apply the comma-separated ``policy`` (subset of color, translation, cutout) to (B, C, H, W)."""
     if x.dim() != 4:
         raise ValueError(f"diff_augment expects images (B, C, H, W), got {tuple(x.shape)}")
-    for name in (p.strip() for p in policy.split(",") if p.strip()):
-        if name not in AUGMENTS:
-            raise ValueError(f"unknown augmentation {name!r} (available: {', '.join(AUGMENTS)})")
+    for name in policy_names(policy):
         for fn in AUGMENTS[name]:
             x = fn(x, generator=generator)
     return x

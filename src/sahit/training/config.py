@@ -57,6 +57,7 @@ class TrainConfig:
     r1_every: int = 1  # R1 on every k-th D step only, weighted by k (StyleGAN2's lazy regularisation)
     bcr_weight: float = 0.0  # balanced consistency regularisation weight (DiffAugment inside bCR only)
     bcr_policy: str = "color,translation,cutout"
+    augment: str = ""  # diffaug:color,translation,cutout = DiffAugment on every image D sees ("" = none)
     reuse_fake: bool = True  # the G step reuses the last D step's fakes instead of running G again
     flip: bool = True  # random horizontal flips of real images
     precision: str = "fp32"  # fp32 | bf16 | fp16 | auto (bf16 on GPUs that support it)
@@ -120,6 +121,12 @@ def validate(cfg: TrainConfig) -> None:
                           "(make one with `sahit features fit`)")
     if cfg.precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}")
+    from ..augment import parse_augment
+
+    try:
+        parse_augment(cfg.augment)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if not isinstance(cfg.model_args, dict):
         raise ConfigError(f"model_args must be a mapping, got {cfg.model_args!r}")
     from ..losses import get_loss

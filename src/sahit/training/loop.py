@@ -22,6 +22,7 @@ import yaml
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.data import DataLoader
 
+from ..augment import diff_augment, parse_augment
 from ..data import make_dataset
 from ..export import save_generator
 from ..losses import get_loss, r1_penalty
@@ -128,6 +129,9 @@ class Trainer:
         # Latents, labels and flips are drawn for the global batch on every rank, each rank keeping its
         # slice: the run is the same computation whatever the number of processes.
         self.gen = torch.Generator().manual_seed(cfg.seed * 7919 + 1)
+        # D's augmentation (cfg.augment) draws from its own stream, one per process, checkpointed with the others.
+        self.augment_policy = parse_augment(cfg.augment)
+        self.aug_gen = torch.Generator().manual_seed(cfg.seed * 7919 + 2 + 104_729 * self.dist.rank)
         self.step = 0
         self.batches_consumed = 0
         self.lr_scale = 1.0
@@ -143,7 +147,7 @@ class Trainer:
     # ----------------------------------------------------------------------------- state
     def state_dict(self, gather: bool = True) -> dict[str, Any]:
         """The full training state; ``gather=False`` (no collective call) keeps only this rank's RNG."""
-        rng = {"torch": torch.get_rng_state(), "gen": self.gen.get_state()}
+        rng = {"torch": torch.get_rng_state(), "gen": self.gen.get_state(), "augment": self.aug_gen.get_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {
@@ -179,6 +183,8 @@ class Trainer:
         rng = rngs[self.dist.rank % len(rngs)]
         torch.set_rng_state(rng["torch"])
         self.gen.set_state(rng["gen"])
+        if "augment" in rng:  # absent in checkpoints written before augment existed
+            self.aug_gen.set_state(rng["augment"])
         if "cuda" in rng and self.device.type == "cuda":
             torch.cuda.set_rng_state(rng["cuda"], self.device)
         self.step = int(state["step"])
@@ -266,9 +272,21 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     # ------------------------------------------------------------------------------ step
+    def augment(self, images: torch.Tensor) -> torch.Tensor:
+        """What D sees of ``images``: DiffAugment with ``cfg.augment``'s policy (differentiable), or them unchanged."""
+        if not self.augment_policy:
+            return images
+        return diff_augment(images, self.augment_policy, generator=self.aug_gen)
+
     def d_loss(self, real: torch.Tensor, y_real, fake: torch.Tensor, y_fake,
                with_r1: bool = True) -> tuple[torch.Tensor, dict]:
-        """D's loss on one concatenated real+fake pass, plus R1 (where ``with_r1``) and bCR when enabled."""
+        """D's loss on one concatenated real+fake pass, plus R1 (where ``with_r1``) and bCR when enabled.
+
+        With ``cfg.augment``, D sees augmented reals and fakes; R1's gradient is taken with respect
+        to the un-augmented reals, through the augmentation (as StyleGAN2-ADA does), and bCR pulls
+        D's logits on a fresh ``bcr_policy`` draw of the un-augmented images towards its logits on
+        the augmented ones it was trained on.
+        """
         cfg, b = self.cfg, real.shape[0]
         with_r1 = with_r1 and cfg.r1_gamma > 0
         if with_r1:
@@ -278,14 +296,12 @@ class Trainer:
         # R1 differentiates D twice: neither compiled graphs nor fused attention kernels can, eager math can.
         D, kernels = (self.D, sdpa_kernel(SDPBackend.MATH)) if with_r1 else (self.D_run, contextlib.nullcontext())
         with self.autocast(), kernels:
-            logits = D(both, labels).float()
+            logits = D(self.augment(both), labels).float()
         real_logits, fake_logits = logits[:b], logits[b:]
         loss = self.loss.d_loss(real_logits, fake_logits)
         if with_r1:  # lazy R1 (StyleGAN2): every r1_every-th D step, weighted by r1_every to keep its strength
             loss = loss + cfg.r1_gamma * cfg.r1_every * r1_penalty(real_logits, real)
         if cfg.bcr_weight > 0:
-            from ..augment import diff_augment
-
             with self.autocast():
                 aug_logits = self.D_run(diff_augment(both.detach(), cfg.bcr_policy), labels).float()
             sq = (aug_logits - logits).square()
@@ -331,7 +347,7 @@ class Trainer:
                 fake = self.G_run(z, y_fake)
         self.D.requires_grad_(False)
         with self.autocast():
-            loss_g = self.loss.g_loss(self.D_run(fake, y_fake).float())
+            loss_g = self.loss.g_loss(self.D_run(self.augment(fake), y_fake).float())
         ok &= self._update(loss_g, self.G, self.opt_g, self.scaler_g)
         self.D.requires_grad_(True)
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), **stats, "ok": ok}

@@ -45,17 +45,47 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def image_transform(resolution: int) -> v2.Compose:
-    """Resize the short side, centre-crop, scale to [-1, 1]. Flips happen in the trainer (seeded)."""
+def image_transform(resolution: int, crop: str = "center", crop_fraction: float = 1.0,
+                    interpolation: str = "bilinear") -> v2.Compose:
+    """Crop and resize to ``resolution``, scale to [-1, 1]. Flips happen in the trainer (seeded).
+
+    The default resizes the short side (bilinear) and centre-crops. Otherwise a square of
+    ``crop_fraction`` of the short side is cut (``crop="random"``: anywhere, ``"center"``: in the
+    middle) and resized with ``interpolation``: HiT's ImageNet preprocessing is a random crop of
+    0.875 resized bicubically for training, the centre crop for evaluation.
+    """
+    if crop == "center" and crop_fraction == 1.0 and interpolation == "bilinear":
+        geometry = [v2.Resize(resolution, antialias=True), v2.CenterCrop(resolution)]
+    else:
+        mode = {"bilinear": v2.InterpolationMode.BILINEAR, "bicubic": v2.InterpolationMode.BICUBIC}[interpolation]
+        geometry = [SquareCrop(crop_fraction, random=crop == "random"),
+                    v2.Resize((resolution, resolution), interpolation=mode, antialias=True)]
     return v2.Compose(
         [
             v2.PILToTensor(),
-            v2.Resize(resolution, antialias=True),
-            v2.CenterCrop(resolution),
+            *geometry,
             v2.ToDtype(torch.float32, scale=True),
             v2.Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]),
         ]
     )
+
+
+class SquareCrop:
+    """A square of ``fraction`` of the short side of a (C, H, W) image: centred, or at a random position."""
+
+    def __init__(self, fraction: float, random: bool) -> None:
+        if not 0 < fraction <= 1:
+            raise ValueError(f"crop fraction must be in (0, 1], got {fraction}")
+        self.fraction, self.random = fraction, random
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        h, w = image.shape[-2:]
+        side = max(1, round(self.fraction * min(h, w)))
+        if self.random:
+            top, left = (int(torch.randint(0, n - side + 1, ())) for n in (h, w))
+        else:
+            top, left = (h - side) // 2, (w - side) // 2
+        return image[..., top : top + side, left : left + side]
 
 
 def _check_header(path: Path) -> str | None:
@@ -77,7 +107,8 @@ def _check_header(path: Path) -> str | None:
 class ImageFolderDataset(Dataset):
     """Images under ``root``: ``root/<class>/*.png`` (labelled) or ``root/*.png`` (unlabeled, label 0)."""
 
-    def __init__(self, root: str | os.PathLike, resolution: int, strict: bool = False) -> None:
+    def __init__(self, root: str | os.PathLike, resolution: int, strict: bool = False,
+                 transform: v2.Compose | None = None) -> None:
         self.root = Path(root)
         if not self.root.exists():
             raise DataError(f"data folder {str(self.root)!r} does not exist")
@@ -118,7 +149,7 @@ class ImageFolderDataset(Dataset):
                 "directly inside it or in one subfolder per class)"
             )
         self.num_classes = len(self.classes)
-        self.transform = image_transform(resolution)
+        self.transform = transform if transform is not None else image_transform(resolution)
         self.decode_failures = 0
 
     def __len__(self) -> int:

@@ -423,7 +423,7 @@ HIT_RECIPE = dict(
     class_conditional=False, flip=True, data_crop="random", data_crop_fraction=0.875, data_interpolation="bicubic",
 )
 register_family(Family("hit", HiTConfig, HiTGenerator, HiTDiscriminator, HIT_RECIPE,
-                       "official HiT code (google-research/hit-gan), ImageNet 128"))
+                       "official HiT code (google-research/hit-gan)"))
 
 register_preset(
     "hit-128", "hit", "HiT at 128x128 (official ImageNet configuration: z 256, D width multiplier 1)",

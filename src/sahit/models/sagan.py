@@ -269,7 +269,7 @@ SAGAN_RECIPE = dict(
     data_crop="center", data_crop_fraction=1.0, data_interpolation="bilinear",
 )
 register_family(Family("sagan", SAGANConfig, SAGANGenerator, SAGANDiscriminator, SAGAN_RECIPE,
-                       "official SAGAN code (brain-research/self-attention-gan), ImageNet 128"))
+                       "official SAGAN code (brain-research/self-attention-gan)"))
 
 register_preset(
     "sagan-cifar10",

@@ -35,7 +35,7 @@ class Reference:
 
 REFERENCES: dict[str, list[Reference]] = {
     "sagan": [
-        Reference("loss", "loss", "hinge", "hinge", "model.py:53, 63-73",),
+        Reference("loss", "loss", "hinge", "hinge", "model.py:53, 63-73"),
         Reference("lr_g", "G learning rate", "1e-4", 1e-4, "model.py:40"),
         Reference("lr_d", "D learning rate", "4e-4", 4e-4, "model.py:38"),
         Reference("betas_g", "Adam betas (G)", "(0, 0.9)", [0.0, 0.999], "model.py:42, 137 (TF's default beta2)",
@@ -57,7 +57,8 @@ REFERENCES: dict[str, list[Reference]] = {
         Reference("ema_decay", "G EMA decay", "none", None, "none in the official code",
                   "BigGAN SAGAN script: 0.9999 (utils.py:284; launch_SAGAN_bs128x2_ema.sh:11); "
                   "StudioGAN: none (src/config.py:102)"),
-        Reference("ema_start", "G EMA start", "-", None, "-", "BigGAN SAGAN script: 2000 (launch_SAGAN_bs128x2_ema.sh:11)"),
+        Reference("ema_start", "G EMA start", "-", None, "-",
+                  "BigGAN SAGAN script: 2000 (launch_SAGAN_bs128x2_ema.sh:11)"),
         Reference("ema_spectral_norm", "EMA's spectral-norm u, v", "-", None, "-",
                   "BigGAN: averages u, runs power iteration in eval too (utils.py:638-640, layers.py:93); "
                   "StudioGAN: averages u, v (src/utils/ema.py:37-40)"),
@@ -146,7 +147,8 @@ DEVIATIONS: dict[str, dict[str, str]] = {
         "batch_size": CPU, "steps": CPU, "ema_decay": f"{CPU}: short EMA", "ema_start": f"{CPU}: short EMA",
         "model.g_attn_res": f"{CPU}: 16 px",
         "model.z_dim": CPU,
-        "reuse_fake": f"{CPU}: saves ~7% of the time per step; kept so its published grids stay reproducible",
+        "reuse_fake": f"{CPU}: fresh latents cost ~19% more time per step at this size; kept so its "
+                      "published grids stay reproducible",
         "d_sn_in_g_step": f"{CPU}: kept so its published grids stay reproducible",
         "ema_spectral_norm": f"{CPU}: kept so its published grids stay reproducible",
         "flip": f"{CPU}: kept so its published grids stay reproducible",

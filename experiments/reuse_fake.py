@@ -31,6 +31,7 @@ with one thread while five other helpers share the 2 cores (about 1.2 s per step
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -99,7 +100,7 @@ def interleaved_step_times(folder: Path, arm_list: list[Arm], data: str, batch_s
 
 def fid_at(curve: list[list[float]], step: float) -> float | None:
     """The FID curve linearly interpolated at ``step`` (None outside it)."""
-    for (s0, f0), (s1, f1) in zip(curve, curve[1:]):
+    for (s0, f0), (s1, f1) in itertools.pairwise(curve):
         if s0 <= step <= s1:
             return f0 + (f1 - f0) * (step - s0) / (s1 - s0)
     return None
@@ -115,8 +116,9 @@ def equal_time(payload: dict, sec_per_step: dict[str, float], steps: int) -> dic
     for seed in sorted(set(runs[fast]) & set(runs[slow])):
         rows.append({"seed": seed, f"{fast}_fid": runs[fast][seed]["fid"],
                      f"{slow}_fid": fid_at(runs[slow][seed]["fid_curve"], slow_step)})
-    out = {"faster_arm": fast, "time_ratio": sec_per_step[slow] / sec_per_step[fast], "seconds": steps * sec_per_step[fast],
-           f"{fast}_steps": steps, f"{slow}_steps": round(slow_step), "per_seed": rows}
+    out = {"faster_arm": fast, "time_ratio": sec_per_step[slow] / sec_per_step[fast],
+           "seconds": steps * sec_per_step[fast], f"{fast}_steps": steps, f"{slow}_steps": round(slow_step),
+           "per_seed": rows}
     for name in (fast, slow):
         values = [r[f"{name}_fid"] for r in rows if r[f"{name}_fid"] is not None]
         if values:

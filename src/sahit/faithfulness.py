@@ -279,8 +279,8 @@ def markdown() -> str:
         default = FLAGSHIPS[family]
         reports = {p: {r["key"]: r for r in preset_report(p)} for p in members}
         lines += [f"## {family} ({repos[family]})", "",
-                  f"| value | paper | official code | file:line | BigGAN / StudioGAN | sahit (`{default}`) "
-                  "| why sahit differs |",
+                  (f"| value | paper | official code | file:line | BigGAN / StudioGAN | sahit (`{default}`) "
+                   "| why sahit differs |"),
                   "|---|---|---|---|---|---|---|"]
         for ref in refs:
             row = reports[default][ref.key]
@@ -330,10 +330,10 @@ def _reuse_fake_section() -> list[str]:
     lines = [
         "## What `reuse_fake` costs and buys",
         "",
-        f"`python experiments/reuse_fake.py --data CIFAR10_TRAIN_FOLDER` ({data['budget']['steps']} G steps, "
-        f"batch {data['budget']['batch_size']}, sagan-cifar10 at width {data['budget']['width']}, seeds "
-        f"{', '.join(str(s) for s in data['budget']['seeds'])}, FID of {data['budget']['eval_n']} samples with a "
-        "CIFAR-10 domain feature extractor; experiments/results/reuse_fake.json):",
+        (f"`python experiments/reuse_fake.py --data CIFAR10_TRAIN_FOLDER` ({data['budget']['steps']} G steps, "
+         f"batch {data['budget']['batch_size']}, sagan-cifar10 at width {data['budget']['width']}, seeds "
+         f"{', '.join(str(s) for s in data['budget']['seeds'])}, FID of {data['budget']['eval_n']} samples with a "
+         "CIFAR-10 domain feature extractor; experiments/results/reuse_fake.json):"),
         "",
         "| | fresh z, y for the G step (default) | reuse the D step's fakes |",
         "|---|---|---|",

@@ -262,12 +262,13 @@ class SAGANDiscriminator(Discriminator):
 # docs/faithfulness.md): hinge loss, TTUR, Adam (0, 0.999), 1:1 alternating updates with fresh z, y
 # for the G step, D's power iteration advanced in the D step only, class-conditional, no flips.
 # The official code keeps no EMA; BigGAN-PyTorch's SAGAN script averages G with 0.9999 from step 2000.
-SAGAN_RECIPE = dict(
-    loss="hinge", lr_g=1e-4, lr_d=4e-4, betas_g=[0.0, 0.999], betas_d=[0.0, 0.999], n_dis=1, batch_size=256,
-    steps=1_000_000, r1_gamma=0.0, bcr_weight=0.0, update="alternating", reuse_fake=False, d_sn_in_g_step=False,
-    ema_decay=0.9999, ema_start=2000, ema_spectral_norm="power_iteration", class_conditional=True, flip=False,
-    data_crop="center", data_crop_fraction=1.0, data_interpolation="bilinear",
-)
+SAGAN_RECIPE = {
+    "loss": "hinge", "lr_g": 1e-4, "lr_d": 4e-4, "betas_g": [0.0, 0.999], "betas_d": [0.0, 0.999], "n_dis": 1,
+    "batch_size": 256, "steps": 1_000_000, "r1_gamma": 0.0, "bcr_weight": 0.0, "update": "alternating",
+    "reuse_fake": False, "d_sn_in_g_step": False, "ema_decay": 0.9999, "ema_start": 2000,
+    "ema_spectral_norm": "power_iteration", "class_conditional": True, "flip": False, "data_crop": "center",
+    "data_crop_fraction": 1.0, "data_interpolation": "bilinear",
+}
 register_family(Family("sagan", SAGANConfig, SAGANGenerator, SAGANDiscriminator, SAGAN_RECIPE,
                        "official SAGAN code (brain-research/self-attention-gan)"))
 

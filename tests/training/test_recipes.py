@@ -152,3 +152,16 @@ def test_hit_imagenet_crop_is_random_875_and_evaluation_crops_the_centre():
     centre = image_transform(42, "center", 0.875, "bicubic")(image)
     expected = torch.from_numpy(np.array(image)).permute(2, 0, 1)[:, 3:45, 11:53]
     assert torch.allclose(centre, expected.float() / 127.5 - 1, atol=1e-6)
+
+
+def test_a_run_made_before_the_new_keys_resumes_as_it_started(tmp_path):
+    """config.yaml of an older run lacks issue #18's keys: resuming keeps the old behaviour, not the new defaults."""
+    import yaml
+
+    cfg, run_dir = prepare_run("quickstart", out=tmp_path / "old", overrides=["steps=2"])
+    old = {k: v for k, v in cfg.to_dict().items() if k not in ("update", "d_sn_in_g_step", "ema_spectral_norm",
+                                                                   "class_conditional", "data_crop")}
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(old))
+    resumed, _ = prepare_run("quickstart", out=run_dir, overrides=["steps=4"])  # no "other settings" error
+    assert (resumed.d_sn_in_g_step, resumed.ema_spectral_norm, resumed.update) == (True, "copy", "alternating")

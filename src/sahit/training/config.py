@@ -29,6 +29,11 @@ UPDATES = ("alternating", "simultaneous")
 CROPS = ("center", "random")
 INTERPOLATIONS = ("bilinear", "bicubic")
 EMA_SPECTRAL_NORM = ("power_iteration", "copy")
+# Keys added by issue #18, with the behaviour of the runs made before them (their config.yaml lacks them):
+# a run resumes as it started.
+PRE_ISSUE_18 = {"update": "alternating", "d_sn_in_g_step": True, "ema_spectral_norm": "copy",
+                "class_conditional": True, "data_crop": "center", "data_crop_fraction": 1.0,
+                "data_interpolation": "bilinear"}
 
 
 class ConfigError(ValueError):
@@ -209,6 +214,11 @@ def config_from_dict(values: dict[str, Any]) -> TrainConfig:
             raise ConfigError(f"unknown config key {key!r}{suggest(key, list(fields))}")
         clean[key] = _coerce(key, value)
     return TrainConfig(**clean)
+
+
+def stored_config(values: dict[str, Any]) -> TrainConfig:
+    """The config of a run folder's config.yaml (every key; a run older than a key keeps the behaviour it had)."""
+    return config_from_dict({**PRE_ISSUE_18, **values})
 
 
 def available_presets() -> list[str]:

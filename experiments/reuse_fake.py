@@ -107,14 +107,17 @@ def fid_at(curve: list[list[float]], step: float) -> float | None:
 
 
 def equal_time(payload: dict, sec_per_step: dict[str, float], steps: int) -> dict:
-    """Per seed: the faster arm's final FID vs the slower arm's FID at the step it reaches in the same time."""
+    """Per seed: the faster arm's FID at ``steps`` vs the slower arm's at the step it reaches in the same time.
+
+    Both are read from the runs' FID curves (the same evaluation during training), not the final evaluation.
+    """
     fast, slow = sorted(sec_per_step, key=sec_per_step.get)
     slow_step = steps * sec_per_step[fast] / sec_per_step[slow]
     runs = {name: {r["seed"]: r for r in payload["arms"][name]["runs"] if r.get("status") == "ok"}
             for name in (fast, slow)}
     rows = []
     for seed in sorted(set(runs[fast]) & set(runs[slow])):
-        rows.append({"seed": seed, f"{fast}_fid": runs[fast][seed]["fid"],
+        rows.append({"seed": seed, f"{fast}_fid": fid_at(runs[fast][seed]["fid_curve"], steps),
                      f"{slow}_fid": fid_at(runs[slow][seed]["fid_curve"], slow_step)})
     out = {"faster_arm": fast, "time_ratio": sec_per_step[slow] / sec_per_step[fast],
            "seconds": steps * sec_per_step[fast], f"{fast}_steps": steps, f"{slow}_steps": round(slow_step),

@@ -339,10 +339,17 @@ def _reuse_fake_section() -> list[str]:
         "| | fresh z, y for the G step (default) | reuse the D step's fakes |",
         "|---|---|---|",
         f"| seconds per step (interleaved, 1 thread) | {times['fresh']:.3f} | {times['reuse']:.3f} |",
-        f"| FID at equal steps | {fid('fresh')} | {fid('reuse')} |",
+        f"| FID at equal steps (final evaluation) | {fid('fresh')} | {fid('reuse')} |",
     ]
     if eq.get(f"{fast}_fid_mean") is not None and eq.get(f"{slow}_fid_mean") is not None:
         cells = {fast: f"{eq[f'{fast}_fid_mean']:.2f} ({eq[f'{fast}_steps']} steps)",
                  slow: f"{eq[f'{slow}_fid_mean']:.2f} ({eq[f'{slow}_steps']} steps, interpolated)"}
-        lines.append(f"| FID at equal time ({eq['seconds']:.0f} s) | {cells['fresh']} | {cells['reuse']} |")
+        lines.append(f"| FID at equal time ({eq['seconds']:.0f} s; FID curves) | {cells['fresh']} | {cells['reuse']} |")
+        lines += ["", (f"Equal time: the faster arm's {eq[f'{fast}_steps']} steps took as long as "
+                       f"{eq[f'{slow}_steps']} of the slower arm's (step times measured interleaved in one process); "
+                       f"the slower arm's FID curve (evaluated every "
+                       f"{data['budget']['steps'] // max(1, data['budget']['eval_points'])} steps) is interpolated "
+                       "linearly there, which overstates its FID a little where the curve still falls steeply. "
+                       "The other settings are pinned in the script (EMA 0.99, Adam (0, 0.9), and sahit's defaults "
+                       "from before issue #18).")]
     return [*lines, ""]

@@ -88,17 +88,23 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:  # noqa: ARG001
+    from .faithfulness import recipe_summary
     from .models import presets
     from .training.config import available_presets, load_preset
 
-    print("training presets (sahit train --preset NAME; YAML files under configs/):")
+    print("training presets (sahit train --preset NAME; YAML files under configs/), with the recipe each trains")
+    print("with and the values where it differs from it (docs/faithfulness.md says why):")
     for name in available_presets():
         values = load_preset(name)
         data = values.get("data") or "(--data required)"
         print(f"  {name:24s} model={values.get('model')}  steps={values.get('steps')}  data={data}")
-    print("\nmodel presets (also trainable with the default SAGAN recipe):")
+        print(f"  {'':24s} recipe: {recipe_summary(name)}")
+    print("\nmodel presets (without a YAML of their own, trainable with their family's recipe):")
+    shipped = set(available_presets())
     for name, preset in sorted(presets().items()):
         print(f"  {name:24s} {preset.description}")
+        if name not in shipped:
+            print(f"  {'':24s} recipe: {recipe_summary(name)}")
     return 0
 
 

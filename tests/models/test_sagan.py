@@ -15,6 +15,7 @@ def n_params(module: torch.nn.Module) -> int:
     [
         ("sagan-cifar10", 4_386_308, 1_075_586),  # PyTorch-StudioGAN CIFAR-10 SAGAN
         ("sagan-imagenet128", 42_017_412, 39_448_258),  # StudioGAN SAGAN-256 / BigGAN-PyTorch SAGAN script
+        ("sagan-imagenet128-tf", 42_078_852, 39_463_618),  # the official TF code's layout (attention at 32)
     ],
 )
 def test_parameter_parity(name, g_count, d_count):
@@ -125,3 +126,46 @@ def test_wrong_class_index_raises_value_error():
 def test_public_attributes():
     G, _ = build("sagan-cifar10", g_width=8, d_width=8)
     assert (G.z_dim, G.num_classes, G.resolution) == (128, 10, 32)
+
+
+def _weights(net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The raw (pre-spectral-norm) weights of every conv / linear / embedding, by module name."""
+    out = {}
+    for name, m in net.named_modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear, torch.nn.Embedding)) and "bn" not in name:
+            p = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+            out[name] = p.detach().flatten(1)
+    return out
+
+
+def test_official_init_is_xavier_everywhere_including_attention():
+    torch.manual_seed(0)
+    G, D = build("sagan-cifar10", g_width=16, d_width=16)
+    weights = {**_weights(G), **{f"D.{k}": v for k, v in _weights(D).items()}}
+    assert any(".f" in k for k in weights)  # attention convs are among them
+    for name, w in weights.items():
+        m = dict(G.named_modules(), **{f"D.{k}": v for k, v in D.named_modules()})[name]
+        fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(m.parametrizations.weight.original
+                                                                      if hasattr(m, "parametrizations") else m.weight)
+        bound = (6 / (fan_in + fan_out)) ** 0.5
+        assert w.abs().max() <= bound + 1e-6, name  # Glorot-uniform's range
+        assert w.abs().max() > 0.8 * bound, name  # and it fills it
+
+
+@pytest.mark.parametrize("init", ["orthogonal", "orthogonal_blocks"])
+def test_orthogonal_inits(init):
+    torch.manual_seed(0)
+    G, _ = build("sagan-cifar10", g_width=16, d_width=16, init=init)
+    for name, w in _weights(G).items():
+        rows = w if w.shape[0] <= w.shape[1] else w.T
+        orthonormal = torch.allclose(rows @ rows.T, torch.eye(rows.shape[0]), atol=1e-4)
+        # orthogonal_blocks: PyTorch's default init in the attention layers (sahit before issue #18)
+        assert orthonormal == (init == "orthogonal" or ".attention." not in f".{name}."), name
+
+
+def test_batch_norm_momentum_is_the_official_codes_by_default():
+    G, _ = build("sagan-cifar10", g_width=16, d_width=16)
+    momenta = {m.momentum for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d)}
+    assert momenta == {0.001}
+    G, _ = build("quickstart")  # CPU preset: kept at torch's default
+    assert {m.momentum for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d)} == {0.1}

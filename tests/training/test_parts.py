@@ -91,7 +91,12 @@ def test_bad_config_values(values, match):
 def test_unknown_preset_and_model_presets():
     with pytest.raises(ConfigError, match="quickstart"):
         load_preset("quikstart")
-    assert load_preset("sagan-imagenet128-tf") == {"model": "sagan-imagenet128-tf"}
+    from sahit.models.registry import family_of
+
+    # a model preset without a YAML trains with its family's recipe, not SAGAN's by default
+    assert load_preset("sagan-imagenet128-tf") == {**family_of("sagan").recipe, "model": "sagan-imagenet128-tf"}
+    assert load_preset("hit-64") == {**family_of("hit").recipe, "model": "hit-64"}
+    assert load_preset("hit-64")["update"] == "simultaneous"
 
 
 def test_checkpoints_rotate_and_refuse_garbage(tmp_path):

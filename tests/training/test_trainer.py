@@ -78,11 +78,11 @@ def test_resume_with_other_settings_is_refused(tmp_path):
 
 
 def test_ttur_learning_rates_and_betas_reach_optimizers(tmp_path):
-    # A model preset trains with the default recipe: SAGAN's TTUR.
+    # sagan-cifar10 trains with the official SAGAN code's recipe: TTUR, Adam (0, 0.999).
     cfg, run_dir = prepare_run("sagan-cifar10", out=tmp_path / "r", overrides=TINY)
     trainer = Trainer(cfg, run_dir)
     assert trainer.opt_g.param_groups[0]["lr"] == 1e-4 and trainer.opt_d.param_groups[0]["lr"] == 4e-4
-    assert trainer.opt_g.param_groups[0]["betas"] == (0.0, 0.9) == trainer.opt_d.param_groups[0]["betas"]
+    assert trainer.opt_g.param_groups[0]["betas"] == (0.0, 0.999) == trainer.opt_d.param_groups[0]["betas"]
     g_ids = {id(p) for p in trainer.G.parameters()}
     assert {id(p) for g in trainer.opt_g.param_groups for p in g["params"]} == g_ids
     assert TrainConfig().loss == "hinge" and TrainConfig().n_dis == 1

@@ -37,9 +37,10 @@ __all__ = [
 class _TorchvisionAdapter(Dataset):
     """Wraps a torchvision data set: RGB conversion, resize/crop to [-1, 1], integer labels."""
 
-    def __init__(self, base: Dataset, resolution: int, num_classes: int, classes: list[str]) -> None:
+    def __init__(self, base: Dataset, resolution: int, num_classes: int, classes: list[str],
+                 transform=None) -> None:
         self.base, self.num_classes, self.classes = base, num_classes, classes
-        self.transform = image_transform(resolution)
+        self.transform = transform if transform is not None else image_transform(resolution)
 
     def __len__(self) -> int:
         return len(self.base)
@@ -50,7 +51,8 @@ class _TorchvisionAdapter(Dataset):
         return self.transform(to_rgb(image)), max(label, 0)
 
 
-def _torchvision_dataset(name: str, arg: str | None, resolution: int, train: bool, root: Path, download: bool):
+def _torchvision_dataset(name: str, arg: str | None, resolution: int, train: bool, root: Path, download: bool,
+                         transform=None):
     import torchvision.datasets as tvd
 
     root.mkdir(parents=True, exist_ok=True)
@@ -63,11 +65,11 @@ def _torchvision_dataset(name: str, arg: str | None, resolution: int, train: boo
             base = tvd.STL10(root, split="train+unlabeled" if train else "test", download=download)
         elif name == "celeba":
             base = tvd.CelebA(root, split="train" if train else "test", target_type=[], download=download)
-            return _TorchvisionAdapter(_NoLabel(base), resolution, 0, [])
+            return _TorchvisionAdapter(_NoLabel(base), resolution, 0, [], transform)
         elif name == "lsun":
             _require_lmdb()
             base = tvd.LSUN(str(root), classes=[f"{arg or 'bedroom'}_{'train' if train else 'val'}"])
-            return _TorchvisionAdapter(base, resolution, 0, [])
+            return _TorchvisionAdapter(base, resolution, 0, [], transform)
         elif name == "imagenet":
             base = tvd.ImageNet(arg or str(root), split="train" if train else "val")
         else:  # pragma: no cover - guarded by TORCHVISION_SETS
@@ -76,7 +78,7 @@ def _torchvision_dataset(name: str, arg: str | None, resolution: int, train: boo
         hint = "" if download else " (pass download=True / --download on a machine with a network)"
         raise DataError(f"{name} is not available under {root}: {exc}{hint}") from None
     classes = list(getattr(base, "classes", []))
-    return _TorchvisionAdapter(base, resolution, len(classes), classes)
+    return _TorchvisionAdapter(base, resolution, len(classes), classes, transform)
 
 
 def _require_lmdb() -> None:
@@ -109,21 +111,30 @@ def make_dataset(
     seed: int = 0,
     length: int = 50_000,
     strict: bool = False,
+    crop: str = "center",
+    crop_fraction: float = 1.0,
+    interpolation: str = "bilinear",
 ) -> Dataset:
-    """Build the data set named by ``spec`` at ``resolution`` (see the module docstring)."""
+    """Build the data set named by ``spec`` at ``resolution`` (see the module docstring).
+
+    ``crop``, ``crop_fraction``, ``interpolation``: how images are cut to a square and resized
+    (``image_transform``; the built-in shapes are drawn at ``resolution`` and ignore them).
+    """
     if not spec:
         raise DataError("--data is empty: use 'builtin', a torchvision name or a folder path")
     if spec == "builtin":
         return BuiltinShapes(resolution, length=length, seed=seed if train else seed + 1_000_003)
     name, _, arg = spec.partition(":")
     if name.lower() in TORCHVISION_SETS and not Path(spec).exists():
-        return _torchvision_dataset(name.lower(), arg or None, resolution, train, Path(root or DEFAULT_ROOT), download)
+        return _torchvision_dataset(name.lower(), arg or None, resolution, train, Path(root or DEFAULT_ROOT), download,
+                                    image_transform(resolution, crop, crop_fraction, interpolation))
     path = Path(spec).expanduser()
     if not path.exists():
         raise DataError(
             f"--data {spec!r} is neither 'builtin', a torchvision data set ({', '.join(TORCHVISION_SETS)}) "
             "nor an existing folder"
         )
+    transform = image_transform(resolution, crop, crop_fraction, interpolation)
     if path.is_file() and path.suffix.lower() == ".zip":
-        return ZipImageDataset(path, resolution, strict=strict)
-    return ImageFolderDataset(path, resolution, strict=strict)
+        return ZipImageDataset(path, resolution, strict=strict, transform=transform)
+    return ImageFolderDataset(path, resolution, strict=strict, transform=transform)

@@ -53,17 +53,47 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def image_transform(resolution: int) -> v2.Compose:
-    """Resize the short side, centre-crop, scale to [-1, 1]. Flips happen in the trainer (seeded)."""
+def image_transform(resolution: int, crop: str = "center", crop_fraction: float = 1.0,
+                    interpolation: str = "bilinear") -> v2.Compose:
+    """Crop and resize to ``resolution``, scale to [-1, 1]. Flips happen in the trainer (seeded).
+
+    The default resizes the short side (bilinear) and centre-crops. Otherwise a square of
+    ``crop_fraction`` of the short side is cut (``crop="random"``: anywhere, ``"center"``: in the
+    middle) and resized with ``interpolation``: HiT's ImageNet preprocessing is a random crop of
+    0.875 resized bicubically for training, the centre crop for evaluation.
+    """
+    if crop == "center" and crop_fraction == 1.0 and interpolation == "bilinear":
+        geometry = [v2.Resize(resolution, antialias=True), v2.CenterCrop(resolution)]
+    else:
+        mode = {"bilinear": v2.InterpolationMode.BILINEAR, "bicubic": v2.InterpolationMode.BICUBIC}[interpolation]
+        geometry = [SquareCrop(crop_fraction, random=crop == "random"),
+                    v2.Resize((resolution, resolution), interpolation=mode, antialias=True)]
     return v2.Compose(
         [
             v2.PILToTensor(),
-            v2.Resize(resolution, antialias=True),
-            v2.CenterCrop(resolution),
+            *geometry,
             v2.ToDtype(torch.float32, scale=True),
             v2.Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]),
         ]
     )
+
+
+class SquareCrop:
+    """A square of ``fraction`` of the short side of a (C, H, W) image: centred, or at a random position."""
+
+    def __init__(self, fraction: float, random: bool) -> None:
+        if not 0 < fraction <= 1:
+            raise ValueError(f"crop fraction must be in (0, 1], got {fraction}")
+        self.fraction, self.random = fraction, random
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        h, w = image.shape[-2:]
+        side = max(1, round(self.fraction * min(h, w)))
+        if self.random:
+            top, left = (int(torch.randint(0, n - side + 1, ())) for n in (h, w))
+        else:
+            top, left = (h - side) // 2, (w - side) // 2
+        return image[..., top : top + side, left : left + side]
 
 
 def check_header(source: Path | Callable[[], BinaryIO], size: int | None = None) -> str | None:
@@ -91,8 +121,8 @@ class ImageFiles(Dataset):
     samples: list[tuple[Any, int]]
     source: str  # names the data set in messages
 
-    def __init__(self, resolution: int) -> None:
-        self.transform = image_transform(resolution)
+    def __init__(self, resolution: int, transform: v2.Compose | None = None) -> None:
+        self.transform = transform if transform is not None else image_transform(resolution)
         self.decode_failures = 0
 
     def open_image(self, index: int) -> Image.Image:
@@ -138,8 +168,8 @@ class ImageFolderDataset(ImageFiles):
     """
 
     def __init__(self, root: str | os.PathLike, resolution: int, strict: bool = False,
-                 use_index: bool = True) -> None:
-        super().__init__(resolution)
+                 use_index: bool = True, transform: v2.Compose | None = None) -> None:
+        super().__init__(resolution, transform)
         self.root = Path(root)
         self.source = str(self.root)
         if not self.root.exists():

@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from PIL import Image
+from torchvision.transforms import v2
 from tqdm import tqdm
 
 from .folder import IMAGE_EXTENSIONS, DataError, ImageFiles, ImageFolderDataset, check_header, report_skipped
@@ -36,8 +37,9 @@ class ZipImageDataset(ImageFiles):
     """Images inside a zip file; ``strict=True`` checks every header when built (else bad files are
     replaced by the next good one when they fail to decode)."""
 
-    def __init__(self, path: str | os.PathLike, resolution: int, strict: bool = False) -> None:
-        super().__init__(resolution)
+    def __init__(self, path: str | os.PathLike, resolution: int, strict: bool = False,
+                 transform: v2.Compose | None = None) -> None:
+        super().__init__(resolution, transform)
         self.path = Path(path)
         self.source = str(self.path)
         self._zip: zipfile.ZipFile | None = None

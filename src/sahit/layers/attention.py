@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .spectral import maybe_spectral_norm
+from .spectral import init_weight, maybe_spectral_norm
 
 
 class SelfAttention2d(nn.Module):
@@ -22,11 +22,15 @@ class SelfAttention2d(nn.Module):
     Args:
         channels: input and output channels C.
         pool_kv: max-pool keys and values 2x2 (official code), cutting keys to N/4.
-        value_ratio: value channels as a fraction of C. 1/2 is the official code; 1 gives
-            the paper text's variant, where values keep C channels and there is no output conv.
+        value_ratio: value channels as a fraction of C. 1/2 is the official code. 1 gives the form
+            of the first arXiv version (1805.08318v1), where values keep C channels and there is no
+            output conv; the ICML 2019 text (v2) has values at C/8 and an output conv W_v
+            (value_ratio=0.125).
         key_ratio: query/key channels as a fraction of C (1/8 in the paper).
         spectral_norm: spectral-normalize all four convs.
         n_power_iterations: power iterations per forward for spectral norm.
+        init: ``"xavier"`` (official code) or ``"orthogonal"`` for the four convs; None keeps
+            PyTorch's default initialisation.
     """
 
     def __init__(
@@ -37,6 +41,7 @@ class SelfAttention2d(nn.Module):
         key_ratio: float = 0.125,
         spectral_norm: bool = True,
         n_power_iterations: int = 1,
+        init: str | None = None,
     ) -> None:
         super().__init__()
         self.channels = channels
@@ -45,7 +50,10 @@ class SelfAttention2d(nn.Module):
         self.pool_kv = pool_kv
 
         def conv(c_in: int, c_out: int) -> nn.Module:
-            return maybe_spectral_norm(nn.Conv2d(c_in, c_out, 1, bias=False), spectral_norm, n_power_iterations)
+            layer = nn.Conv2d(c_in, c_out, 1, bias=False)
+            if init is not None:
+                init_weight(layer.weight, init)
+            return maybe_spectral_norm(layer, spectral_norm, n_power_iterations)
 
         self.f = conv(channels, self.key_channels)  # queries
         self.g = conv(channels, self.key_channels)  # keys

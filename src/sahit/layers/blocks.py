@@ -13,11 +13,12 @@ from .spectral import SpectralNormFactory
 class GeneratorBlock(nn.Module):
     """BN/CBN -> ReLU -> nearest x2 -> 3x3 -> BN/CBN -> ReLU -> 3x3, plus x2 -> 1x1 shortcut."""
 
-    def __init__(self, c_in: int, c_out: int, num_classes: int, sn: SpectralNormFactory) -> None:
+    def __init__(self, c_in: int, c_out: int, num_classes: int, sn: SpectralNormFactory,
+                 bn_momentum: float = 0.1) -> None:
         super().__init__()
-        self.bn1 = batch_norm_2d(c_in, num_classes)
+        self.bn1 = batch_norm_2d(c_in, num_classes, bn_momentum)
         self.conv1 = sn.conv(c_in, c_out, 3)
-        self.bn2 = batch_norm_2d(c_out, num_classes)
+        self.bn2 = batch_norm_2d(c_out, num_classes, bn_momentum)
         self.conv2 = sn.conv(c_out, c_out, 3)
         self.shortcut = sn.conv(c_in, c_out, 1)
 

@@ -102,6 +102,12 @@ class BatchNorm2d(SyncableBatchNorm2d):
         return super().forward(x)
 
 
-def batch_norm_2d(num_features: int, num_classes: int) -> nn.Module:
-    """Conditional batch norm when ``num_classes > 0``, plain batch norm otherwise."""
-    return ConditionalBatchNorm2d(num_features, num_classes) if num_classes > 0 else BatchNorm2d(num_features)
+def batch_norm_2d(num_features: int, num_classes: int, momentum: float = 0.1) -> nn.Module:
+    """Conditional batch norm when ``num_classes > 0``, plain batch norm otherwise.
+
+    ``momentum`` is torch's (the weight of the new batch in the running statistics): 0.001 is the
+    official SAGAN code's conditional batch norm (TF decay 0.999), 0.1 torch's and BigGAN's default.
+    """
+    if num_classes > 0:
+        return ConditionalBatchNorm2d(num_features, num_classes, momentum=momentum)
+    return BatchNorm2d(num_features, momentum=momentum)

@@ -5,10 +5,14 @@ When is ``u`` updated?  ``torch.nn.utils.parametrizations.spectral_norm`` runs
 module is in training mode, i.e. once per forward call; in eval mode the stored ``u, v``
 are reused and the weight is a pure function of them. A discriminator called twice in one
 step (real, then fake) therefore advances ``u`` twice; one concatenated real+fake pass
-advances it once.
+advances it once. The trainer advances D's ``u`` once per iteration, in the D step, as the
+official SAGAN code does (``frozen_power_iteration`` around the G step's D pass).
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -37,24 +41,84 @@ def maybe_spectral_norm(module: nn.Module, enabled: bool = True, n_power_iterati
     return module
 
 
+def spectral_norms(module: nn.Module) -> list[_SpectralNorm]:
+    """Every spectral-norm parametrization inside ``module``, in module order."""
+    return [m for m in module.modules() if isinstance(m, _SpectralNorm) and hasattr(m, "_u")]
+
+
+@contextlib.contextmanager
+def frozen_power_iteration(module: nn.Module) -> Iterator[None]:
+    """Forward passes inside run their power iteration as usual but leave the stored ``u, v`` as they were.
+
+    The official SAGAN code builds D's pass on fakes with ``update_collection="NO_OPS"``: that pass
+    computes one iteration from the stored ``u`` without assigning it, so ``u`` advances once per
+    D step and never in the G step. (The weights a pass used are cloned, so backward is unaffected.)
+    """
+    norms = spectral_norms(module)
+    saved = [(sn._u.clone(), sn._v.clone()) for sn in norms]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for sn, (u, v) in zip(norms, saved):
+                sn._u.copy_(u)
+                sn._v.copy_(v)
+
+
+@torch.no_grad()
+def advance_power_iteration(module: nn.Module) -> None:
+    """Run each layer's power iterations (``n_power_iterations``) on every spectrally normalised weight.
+
+    For an averaged copy of a network (the EMA generator): its own ``u, v`` then track the averaged
+    weights' top singular vectors, as the live network's track its weights'.
+    """
+    for sn, weight in _norms_and_weights(module):
+        sn._power_method(sn._reshape_weight_to_matrix(weight), sn.n_power_iterations)
+
+
+def _norms_and_weights(module: nn.Module) -> Iterator[tuple[_SpectralNorm, torch.Tensor]]:
+    for m in module.modules():
+        plist = getattr(getattr(m, "parametrizations", None), "weight", None)
+        if plist is not None and isinstance(plist[0], _SpectralNorm) and hasattr(plist[0], "_u"):
+            yield plist[0], plist.original
+
+
 def largest_singular_value(weight: torch.Tensor) -> float:
     """The exact largest singular value of ``weight`` reshaped to (out, -1), in float64."""
     return torch.linalg.matrix_norm(weight.detach().double().flatten(1), ord=2).item()
 
 
+INITS = ("xavier", "orthogonal")
+
+
+def init_weight(weight: torch.Tensor, init: str) -> None:
+    """Glorot-uniform (``"xavier"``) or orthogonal initialisation of a conv / linear / embedding weight."""
+    if init == "xavier":
+        nn.init.xavier_uniform_(weight)
+    elif init == "orthogonal":
+        nn.init.orthogonal_(weight)
+    else:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+
+
 class SpectralNormFactory:
     """Builds conv / linear / embedding layers with spectral norm switched on or off.
 
-    One object per network keeps the choice (on/off, power iterations) in one place.
+    One object per network keeps the choice (on/off, power iterations, initialisation) in one place.
+    ``init`` is ``"xavier"`` (Glorot-uniform: the official SAGAN code and BigGAN-PyTorch's SAGAN
+    script) or ``"orthogonal"`` (StudioGAN's and BigGAN's default); biases start at 0.
     """
 
-    def __init__(self, enabled: bool = True, n_power_iterations: int = 1) -> None:
+    def __init__(self, enabled: bool = True, n_power_iterations: int = 1, init: str = "orthogonal") -> None:
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {init!r}")
         self.enabled = enabled
         self.n_power_iterations = n_power_iterations
+        self.init = init
 
     def wrap(self, module: nn.Module) -> nn.Module:
-        """Orthogonal initialisation (as BigGAN and StudioGAN), then spectral norm if enabled."""
-        nn.init.orthogonal_(module.weight)
+        """Initialise the weight (``self.init``) and zero the bias, then spectral norm if enabled."""
+        init_weight(module.weight, self.init)
         if getattr(module, "bias", None) is not None:
             nn.init.zeros_(module.bias)
         return maybe_spectral_norm(module, self.enabled, self.n_power_iterations)

@@ -1,7 +1,8 @@
 """One registry of model families and named presets; ``build`` is the one factory.
 
 A *family* (``sagan``, ``hit``) is a config dataclass plus functions that build G and D
-from it. A *preset* is a family plus keyword values. ``build(name, **overrides)`` accepts
+from it, and the training recipe its presets start from (``recipe``: TrainConfig keys, the
+official code's values). A *preset* is a family plus keyword values. ``build(name, **overrides)`` accepts
 either a preset or a family name.
 """
 
@@ -22,6 +23,8 @@ class Family:
     config_cls: type
     build_generator: Callable[[Any], nn.Module]
     build_discriminator: Callable[[Any], nn.Module]
+    recipe: dict[str, Any] = field(default_factory=dict)  # TrainConfig values every preset of the family starts from
+    recipe_name: str = ""  # where the recipe comes from, one line (shown by `sahit presets`)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,13 @@ def register_preset(name: str, family: str, description: str, **kwargs: Any) -> 
 def presets() -> dict[str, Preset]:
     """All registered presets, by name."""
     return dict(_PRESETS)
+
+
+def family_of(name: str) -> Family | None:
+    """The family of a preset or family name (None if unknown)."""
+    if name in _PRESETS:
+        return _FAMILIES[_PRESETS[name].family]
+    return _FAMILIES.get(name)
 
 
 def suggest(name: str, choices: list[str]) -> str:

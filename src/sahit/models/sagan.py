@@ -4,6 +4,8 @@ The backbone follows SNGAN (32 px) and BigGAN / the official SAGAN code (64-256 
 widths are ``width * multiplier`` from the tables below, attention sits after every block
 whose output size is listed in ``attn_res``. ``attn_block="residual"`` puts a residual block with
 the same parameter count at those places instead (the control of the paper's Table 1).
+``init`` and ``bn_momentum`` default to the official code's (Xavier everywhere; conditional batch
+norm statistics with momentum 0.001); docs/faithfulness.md lists every value and its source.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from torch import nn
 from ..layers.attention import SelfAttention2d
 from ..layers.blocks import DiscriminatorBlock, GeneratorBlock
 from ..layers.normalization import BatchNorm2d
-from ..layers.spectral import SpectralNormFactory, maybe_spectral_norm
+from ..layers.spectral import INITS, SpectralNormFactory, init_weight, maybe_spectral_norm
 from .base import Discriminator, Generator
 from .registry import Family, register_family, register_preset
 
@@ -40,6 +42,9 @@ D_ARCH: dict[int, tuple[list[int], list[bool]]] = {
     256: ([1, 2, 4, 8, 8, 16, 16], [True] * 6 + [False]),
 }
 ATTN_BLOCKS = ("attention", "residual")
+# "orthogonal_blocks": orthogonal in the residual blocks and linear layers, PyTorch's default in the
+# attention layers: sahit's initialisation before issue #18, kept by the CPU-sized quickstart preset.
+SAGAN_INITS = (*INITS, "orthogonal_blocks")
 
 
 @dataclass
@@ -61,6 +66,8 @@ class SAGANConfig:
     attn_value_ratio: float = 0.5
     attn_key_ratio: float = 0.125
     attn_block: str = "attention"  # "residual": a parameter-matched residual block in attention's place
+    init: str = "xavier"  # xavier (official code) | orthogonal (StudioGAN, BigGAN default) | orthogonal_blocks
+    bn_momentum: float = 0.001  # G's batch-norm running statistics (official CBN: TF decay 0.999; torch: 0.1)
 
     def __post_init__(self) -> None:
         if self.resolution not in G_ARCH:
@@ -73,6 +80,10 @@ class SAGANConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not isinstance(self.num_classes, int) or self.num_classes < 0:
             raise ValueError(f"num_classes must be an integer >= 0 (0 = unconditional), got {self.num_classes!r}")
+        if self.init not in SAGAN_INITS:
+            raise ValueError(f"init must be one of {SAGAN_INITS}, got {self.init!r}")
+        if not isinstance(self.bn_momentum, (int, float)) or not 0 < self.bn_momentum <= 1:
+            raise ValueError(f"bn_momentum must be in (0, 1], got {self.bn_momentum!r}")
         if self.attn_block not in ATTN_BLOCKS:
             raise ValueError(f"attn_block must be one of {ATTN_BLOCKS}, got {self.attn_block!r}")
         if self.attn_res is not None:
@@ -112,6 +123,15 @@ def _check_attn_res(values: list[int], sizes: list[int], net: str) -> list[int]:
     return values
 
 
+def _layer_init(cfg: SAGANConfig) -> str | None:
+    """The initialisation of the attention (or residual control) convs; None: PyTorch's default."""
+    return None if cfg.init == "orthogonal_blocks" else cfg.init
+
+
+def _block_init(cfg: SAGANConfig) -> str:
+    return "orthogonal" if cfg.init == "orthogonal_blocks" else cfg.init
+
+
 def _attention(channels: int, cfg: SAGANConfig, spectral_norm: bool) -> nn.Module:
     """The block that goes where attention is asked for: SelfAttention2d, or its residual control."""
 
@@ -123,12 +143,13 @@ def _attention(channels: int, cfg: SAGANConfig, spectral_norm: bool) -> nn.Modul
             key_ratio=cfg.attn_key_ratio,
             spectral_norm=spectral_norm,
             n_power_iterations=cfg.n_power_iterations,
+            init=_layer_init(cfg),
         )
 
     if cfg.attn_block == "residual":
         with torch.device("meta"):  # only counted, never run
             n = sum(p.numel() for p in attention(False).parameters())
-        return ParamMatchedResidual(channels, n, spectral_norm, cfg.n_power_iterations)
+        return ParamMatchedResidual(channels, n, spectral_norm, cfg.n_power_iterations, _layer_init(cfg))
     return attention(spectral_norm)
 
 
@@ -142,14 +163,18 @@ class ParamMatchedResidual(nn.Module):
     Unlike attention it only sees a 3x3 neighbourhood.
     """
 
-    def __init__(self, channels: int, n_params: int, spectral_norm: bool = True, n_power_iterations: int = 1) -> None:
+    def __init__(self, channels: int, n_params: int, spectral_norm: bool = True, n_power_iterations: int = 1,
+                 init: str | None = None) -> None:
         super().__init__()
         self.channels = channels
         self.hidden = max(1, round((n_params - 1) / (10 * channels)))
-        self.conv1 = maybe_spectral_norm(nn.Conv2d(channels, self.hidden, 3, padding=1, bias=False),
-                                         spectral_norm, n_power_iterations)
-        self.conv2 = maybe_spectral_norm(nn.Conv2d(self.hidden, channels, 1, bias=False),
-                                         spectral_norm, n_power_iterations)
+        conv1 = nn.Conv2d(channels, self.hidden, 3, padding=1, bias=False)
+        conv2 = nn.Conv2d(self.hidden, channels, 1, bias=False)
+        if init is not None:
+            init_weight(conv1.weight, init)
+            init_weight(conv2.weight, init)
+        self.conv1 = maybe_spectral_norm(conv1, spectral_norm, n_power_iterations)
+        self.conv2 = maybe_spectral_norm(conv2, spectral_norm, n_power_iterations)
         self.gamma = nn.Parameter(torch.zeros(()))
 
     def extra_repr(self) -> str:
@@ -168,17 +193,17 @@ class SAGANGenerator(Generator):
         super().__init__()
         self.config = cfg.to_dict()
         self.z_dim, self.num_classes, self.resolution = cfg.z_dim, cfg.num_classes, cfg.resolution
-        sn = SpectralNormFactory(cfg.g_spectral_norm, cfg.n_power_iterations)
+        sn = SpectralNormFactory(cfg.g_spectral_norm, cfg.n_power_iterations, _block_init(cfg))
         widths = [cfg.g_width * m for m in G_ARCH[cfg.resolution]]
         self.bottom_channels = widths[0]
         self.linear = sn.linear(cfg.z_dim, BOTTOM * BOTTOM * widths[0])
         self.blocks = nn.ModuleList()
         self.attention = nn.ModuleDict()  # keyed by block index, so names show where they act
         for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
-            self.blocks.append(GeneratorBlock(c_in, c_out, cfg.num_classes, sn))
+            self.blocks.append(GeneratorBlock(c_in, c_out, cfg.num_classes, sn, cfg.bn_momentum))
             if BOTTOM * 2 ** (i + 1) in cfg.g_attn_res:
                 self.attention[str(i)] = _attention(c_out, cfg, cfg.g_spectral_norm)
-        self.out_bn = BatchNorm2d(widths[-1])
+        self.out_bn = BatchNorm2d(widths[-1], momentum=cfg.bn_momentum)
         self.out_conv = sn.conv(widths[-1], 3, 3)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -199,7 +224,7 @@ class SAGANDiscriminator(Discriminator):
     def __init__(self, cfg: SAGANConfig) -> None:
         super().__init__()
         self.num_classes, self.resolution = cfg.num_classes, cfg.resolution
-        sn = SpectralNormFactory(cfg.d_spectral_norm, cfg.n_power_iterations)
+        sn = SpectralNormFactory(cfg.d_spectral_norm, cfg.n_power_iterations, _block_init(cfg))
         multipliers, downsample = D_ARCH[cfg.resolution]
         widths = [3] + [cfg.d_width * m for m in multipliers]
         self.blocks = nn.ModuleList()
@@ -235,7 +260,19 @@ class SAGANDiscriminator(Discriminator):
         return out
 
 
-register_family(Family("sagan", SAGANConfig, SAGANGenerator, SAGANDiscriminator))
+# The official code's recipe (brain-research/self-attention-gan; file and line of each value in
+# docs/faithfulness.md): hinge loss, TTUR, Adam (0, 0.999), 1:1 alternating updates with fresh z, y
+# for the G step, D's power iteration advanced in the D step only, class-conditional, no flips.
+# The official code keeps no EMA; BigGAN-PyTorch's SAGAN script averages G with 0.9999 from step 2000.
+SAGAN_RECIPE = {
+    "loss": "hinge", "lr_g": 1e-4, "lr_d": 4e-4, "betas_g": [0.0, 0.999], "betas_d": [0.0, 0.999], "n_dis": 1,
+    "batch_size": 256, "steps": 1_000_000, "r1_gamma": 0.0, "bcr_weight": 0.0, "update": "alternating",
+    "reuse_fake": False, "d_sn_in_g_step": False, "ema_decay": 0.9999, "ema_start": 2000,
+    "ema_spectral_norm": "power_iteration", "class_conditional": True, "flip": False, "data_crop": "center",
+    "data_crop_fraction": 1.0, "data_interpolation": "bilinear",
+}
+register_family(Family("sagan", SAGANConfig, SAGANGenerator, SAGANDiscriminator, SAGAN_RECIPE,
+                       "official SAGAN code (brain-research/self-attention-gan)"))
 
 register_preset(
     "sagan-cifar10",
@@ -260,4 +297,7 @@ register_preset(
     "sagan",
     "small 16x16 SAGAN that learns the built-in shapes on a laptop CPU in minutes",
     resolution=16, g_width=32, d_width=32, z_dim=64, num_classes=10, g_attn_res=[16], d_attn_res=[8],
+    # CPU-preset deviations, kept so that its published grids stay reproducible (issue #18):
+    # sahit's earlier initialisation and torch's batch-norm momentum [official: xavier, 0.001].
+    init="orthogonal_blocks", bn_momentum=0.1,
 )

@@ -1,4 +1,4 @@
-"""The training loop: D steps then a G step, read top to bottom.
+"""The training loop: D steps then a G step (or HiT's simultaneous update), read top to bottom.
 
 The trainer knows models only through ``build``, ``G(z, y)``, ``D(x, y)`` and the loss
 registry; everything a recipe changes (loss, TTUR, n_dis, R1, bCR, EMA) is in TrainConfig.
@@ -27,8 +27,10 @@ from ..data import make_dataset
 from ..export import save_generator
 from ..losses import get_loss, r1_penalty
 from ..layers.normalization import enable_sync_batch_norm
+from ..layers.spectral import frozen_power_iteration
 from ..model_card import training_record
 from ..models import build, model_config
+from ..models.registry import family_of
 from ..progress import progress
 from ..viz.grid import save_grid
 from .checkpoint import FORMAT as CHECKPOINT_FORMAT
@@ -99,6 +101,7 @@ class Trainer:
         self.dataset = make_dataset(
             cfg.data, resolution, root=cfg.data_root or None, download=cfg.download,
             seed=cfg.seed, length=cfg.data_length, strict=cfg.strict_data,
+            crop=cfg.data_crop, crop_fraction=cfg.data_crop_fraction, interpolation=cfg.data_interpolation,
         )
         adapt_num_classes(cfg, getattr(self.dataset, "num_classes", 0))
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
@@ -110,7 +113,7 @@ class Trainer:
             self.D.to(memory_format=torch.channels_last)
         if self.device.type != "cpu" or cfg.compile:  # label checks sync with the host / break compiled graphs
             self.G.check_inputs = self.D.check_inputs = False
-        self.ema = EMA(self.G, cfg.ema_decay, cfg.ema_start)
+        self.ema = EMA(self.G, cfg.ema_decay, cfg.ema_start, cfg.ema_spectral_norm)
         fused = self.device.type in ("cpu", "cuda")  # one kernel per step instead of one per tensor
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas_g), eps=cfg.adam_eps,
                                       fused=fused)
@@ -279,13 +282,15 @@ class Trainer:
         return diff_augment(images, self.augment_policy, generator=self.aug_gen)
 
     def d_loss(self, real: torch.Tensor, y_real, fake: torch.Tensor, y_fake,
-               with_r1: bool = True) -> tuple[torch.Tensor, dict]:
+               with_r1: bool = True, keep_fake_logits: bool = False) -> tuple[torch.Tensor, dict]:
         """D's loss on one concatenated real+fake pass, plus R1 (where ``with_r1``) and bCR when enabled.
 
         With ``cfg.augment``, D sees augmented reals and fakes; R1's gradient is taken with respect
         to the un-augmented reals, through the augmentation (as StyleGAN2-ADA does), and bCR pulls
         D's logits on a fresh ``bcr_policy`` draw of the un-augmented images towards its logits on
         the augmented ones it was trained on.
+
+        ``keep_fake_logits``: the stats also hold D's logits on ``fake`` with their graph (the simultaneous update).
         """
         cfg, b = self.cfg, real.shape[0]
         with_r1 = with_r1 and cfg.r1_gamma > 0
@@ -306,14 +311,27 @@ class Trainer:
                 aug_logits = self.D_run(diff_augment(both.detach(), cfg.bcr_policy), labels).float()
             sq = (aug_logits - logits).square()
             loss = loss + cfg.bcr_weight * (sq[:b].mean() + sq[b:].mean())
-        return loss, {"d_real": real_logits.detach().mean(), "d_fake": fake_logits.detach().mean()}
+        stats = {"d_real": real_logits.detach().mean(), "d_fake": fake_logits.detach().mean()}
+        if keep_fake_logits:
+            stats["fake_logits"] = fake_logits
+        return loss, stats
 
     def _update(self, loss: torch.Tensor, net: torch.nn.Module, opt: torch.optim.Optimizer,
                 scaler: torch.amp.GradScaler) -> bool:
         """Backward, average over processes, step. Returns False (and skips) if anything is non-finite."""
+        self._backward(loss, net, opt, scaler)
+        return self._step(loss, net, opt, scaler)
+
+    def _backward(self, loss: torch.Tensor, net: torch.nn.Module, opt: torch.optim.Optimizer,
+                  scaler: torch.amp.GradScaler, **backward_args: Any) -> None:
+        """Gradients of ``loss`` into ``net`` (fresh), averaged over processes."""
         opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        scaler.scale(loss).backward(**backward_args)
         self.dist.average_gradients(net)
+
+    def _step(self, loss: torch.Tensor, net: torch.nn.Module, opt: torch.optim.Optimizer,
+              scaler: torch.amp.GradScaler) -> bool:
+        """Step ``opt`` on the gradients in ``net`` if they and ``loss`` are finite (on every process)."""
         if scaler.is_enabled():  # fp16: the scaler skips non-finite steps itself
             scaler.step(opt)
             scaler.update()
@@ -329,6 +347,8 @@ class Trainer:
         cfg = self.cfg
         if cfg.lr_decay_start < 1:
             self._apply_lr_scale()
+        if cfg.update == "simultaneous":
+            return self.simultaneous_step(real_batches)
         ok = True
         for i in range(cfg.n_dis):
             real, y_real = next(real_batches)
@@ -346,10 +366,31 @@ class Trainer:
             with self.autocast():
                 fake = self.G_run(z, y_fake)
         self.D.requires_grad_(False)
-        with self.autocast():
+        # The official SAGAN code advances D's power iteration in the D step only
+        frozen = contextlib.nullcontext() if cfg.d_sn_in_g_step else frozen_power_iteration(self.D)
+        with self.autocast(), frozen:
             loss_g = self.loss.g_loss(self.D_run(self.augment(fake), y_fake).float())
         ok &= self._update(loss_g, self.G, self.opt_g, self.scaler_g)
         self.D.requires_grad_(True)
+        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), **stats, "ok": ok}
+
+    def simultaneous_step(self, real_batches: Iterator) -> dict[str, torch.Tensor]:
+        """HiT's update: one G forward and one D pass; D's loss updates D, G's loss on the same logits updates G.
+
+        As the official trainer's two gradient tapes over one forward pass: each network's gradient
+        comes from its own loss only, and both take their step after both gradients are computed.
+        """
+        cfg = self.cfg
+        real, y_real = next(real_batches)
+        z, y_fake = self.latents()
+        with self.autocast():
+            fake = self.G_run(z, y_fake)
+        loss_d, stats = self.d_loss(real, y_real, fake, y_fake, self.step % cfg.r1_every == 0, keep_fake_logits=True)
+        loss_g = self.loss.g_loss(stats.pop("fake_logits"))
+        self._backward(loss_d, self.D, self.opt_d, self.scaler_d, retain_graph=True, inputs=list(self.D.parameters()))
+        self._backward(loss_g, self.G, self.opt_g, self.scaler_g, inputs=list(self.G.parameters()))
+        ok = self._step(loss_d, self.D, self.opt_d, self.scaler_d) and self._step(loss_g, self.G, self.opt_g,
+                                                                                   self.scaler_g)
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), **stats, "ok": ok}
 
     # ------------------------------------------------------------------------------- run
@@ -560,9 +601,15 @@ def _first_mismatches(message: str) -> str:
 
 
 def adapt_num_classes(cfg: TrainConfig, data_classes: int) -> None:
-    """Match the model's classes to the data's unless the user set ``model.num_classes`` themselves."""
-    if "num_classes" not in cfg.model_args and model_config(cfg.model).num_classes != data_classes:
-        cfg.model_args["num_classes"] = data_classes
+    """Match the model's classes to the data's (0 when not ``class_conditional``) unless the user set
+    ``model.num_classes`` themselves. ``class_conditional`` None: the model family's recipe decides."""
+    conditional = cfg.class_conditional
+    if conditional is None:
+        family = family_of(cfg.model)
+        conditional = family.recipe.get("class_conditional", True) if family is not None else True
+    wanted = data_classes if conditional else 0
+    if "num_classes" not in cfg.model_args and model_config(cfg.model).num_classes != wanted:
+        cfg.model_args["num_classes"] = wanted
     model_classes = model_config(cfg.model, **cfg.model_args).num_classes
     if 0 < model_classes < data_classes:
         raise TrainingError(f"the data has {data_classes} classes but model.num_classes={model_classes}")

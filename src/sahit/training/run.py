@@ -15,6 +15,7 @@ from .config import (
     merge,
     parse_overrides,
     read_yaml,
+    stored_config,
 )
 from .loop import Trainer
 
@@ -36,7 +37,7 @@ def prepare_run(preset: str, out: str | Path | None = None, data: str | None = N
     run_dir = Path(out) if out else Path("runs") / Path(preset).stem
     stored_path = run_dir / "config.yaml"
     if stored_path.is_file():
-        stored = config_from_dict(read_yaml(stored_path))
+        stored = stored_config(read_yaml(stored_path))
         if "num_classes" not in cfg.model_args and "num_classes" in stored.model_args:
             cfg.model_args["num_classes"] = stored.model_args["num_classes"]  # adapted to the data last time
         changed = differences(stored, cfg)

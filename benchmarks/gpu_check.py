@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Per model: the preset it trains from, its small batch, and recipe overrides.
 MODELS: dict[str, dict[str, Any]] = {
     "sagan-cifar10": dict(preset="sagan-cifar10", batch=32, overrides=[]),
-    "hit-128": dict(preset="hit-128", batch=8, overrides=[  # a model preset: HiT's recipe spelled out
+    "hit-128": dict(preset="hit-128", batch=8, overrides=[  # HiT's recipe with lazy R1 for a short check
         "loss=logistic", "r1_gamma=1", "r1_every=16", "betas_g=[0,0.99]", "betas_d=[0,0.99]", "lr_g=1e-4",
         "lr_d=1e-4", "ema_decay=0.999"]),
 }

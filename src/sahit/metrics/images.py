@@ -72,9 +72,9 @@ def load_images(path: str | Path) -> Dataset:
 
 
 def _folder_images(path: Path) -> Dataset:
-    from ..data.folder import ImageFolderDataset, _is_image_name
+    from ..data.folder import IMAGE_EXTENSIONS, ImageFolderDataset
 
-    files = sorted(f for f in path.rglob("*") if _is_image_name(f))
+    files = sorted(f for f in path.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file())
     if not files:
         raise ValueError(f"no images found in {str(path)!r}")
     with Image.open(files[0]) as first:

@@ -25,6 +25,10 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 RESUMABLE_CHANGES = {"steps", "ckpt_every", "sample_every", "log_every", "keep_ckpts", "device", "num_workers",
                      "eval_every", "progress", "license"}
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
+# A preset file's key (not a config key) naming the data it needs when it has no default (`data:` left empty);
+# `sahit train` refuses to start without --data.
+DATA_NEEDED = "data_needed"
+PRESET_ONLY_KEYS = (DATA_NEEDED,)
 UPDATES = ("alternating", "simultaneous")
 CROPS = ("center", "random")
 INTERPOLATIONS = ("bilinear", "bicubic")
@@ -216,10 +220,15 @@ def _coerce(name: str, value: Any) -> Any:
 
 
 def config_from_dict(values: dict[str, Any]) -> TrainConfig:
-    """Build a config from plain data, rejecting unknown keys with the nearest valid one."""
+    """Build a config from plain data, rejecting unknown keys with the nearest valid one.
+
+    Keys of preset files that are not config keys (:data:`PRESET_ONLY_KEYS`) are ignored here.
+    """
     fields = _field_types()
     clean: dict[str, Any] = {}
     for key, value in values.items():
+        if key in PRESET_ONLY_KEYS:
+            continue
         if key not in fields:
             raise ConfigError(f"unknown config key {key!r}{suggest(key, list(fields))}")
         clean[key] = _coerce(key, value)

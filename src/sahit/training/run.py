@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import (
+    DATA_NEEDED,
     RESUMABLE_CHANGES,
     ConfigError,
     TrainConfig,
@@ -18,9 +19,6 @@ from .config import (
     stored_config,
 )
 from .loop import Trainer
-
-# A preset file's key (not a config key) naming the data it needs when it has no default: `data:` left empty.
-DATA_NEEDED = "data_needed"
 
 
 def prepare_run(preset: str, out: str | Path | None = None, data: str | None = None,

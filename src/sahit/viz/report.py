@@ -20,6 +20,7 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from ..runs import read_config, write_text_atomic
 from .run_files import best_point, metric_points, read_log, run_folder, sample_grids
 
 MAX_SAMPLE_GRIDS = 8  # evenly spaced over training, plus the final grid
@@ -103,9 +104,7 @@ def build_report(
         + "\n</body>\n</html>\n"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
+    write_text_atomic(out, page)
     return out
 
 
@@ -114,11 +113,7 @@ def build_report(
 
 def _section_summary(folder: Path, records: list[dict[str, Any]]) -> str:
     """Key facts at the top: model, data, progress, batch, learning rates, throughput, best metric."""
-    import yaml
-
-    config: dict[str, Any] = {}
-    if (folder / "config.yaml").is_file():
-        config = yaml.safe_load((folder / "config.yaml").read_text()) or {}
+    config = read_config(folder)
     model: dict[str, Any] = {}
     if (folder / "export" / "config.json").is_file():
         model = json.loads((folder / "export" / "config.json").read_text()).get("model", {})
@@ -225,15 +220,11 @@ def _section_truncation(
     folder: Path, thresholds: Sequence[float] | None, features: str | None, n: int, seed: int
 ) -> str:
     """FID and IS against the truncation threshold (BigGAN's variety-against-quality curve)."""
-    import yaml
-
     from ..export import load
     from ..metrics import cached_reference_stats, load_extractor, truncation_sweep
 
     parts = ["<h2>Truncation</h2>"]
-    config: dict[str, Any] = {}
-    if (folder / "config.yaml").is_file():
-        config = yaml.safe_load((folder / "config.yaml").read_text()) or {}
+    config = read_config(folder)
     features = features or config.get("eval_features") or None
     command = f"sahit report --run {folder} --features inception|PATH"
     if not thresholds:

@@ -176,8 +176,8 @@ def write_json_atomic(path: Path, payload: Any, indent: int | None = None) -> Pa
 def save_torch_atomic(obj: Any, path: Path) -> None:
     """``torch.save`` ``obj`` to ``path`` durably and atomically; a write error raises CheckpointError."""
     try:
-        with atomic_path(path, durable=True) as tmp:
-            torch.save(obj, tmp)
+        with atomic_path(path, durable=True) as tmp, open(tmp, "wb") as f:
+            torch.save(obj, f)
     except OSError as exc:
         raise CheckpointError(
             f"could not write checkpoint {path}: {exc.strerror or exc}; the earlier checkpoints are untouched "

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..runs import run_folder
 from .evaluate import DEFAULT_METRICS, METRICS, MetricResult
 
 Handler = Callable[[argparse.Namespace], int]
@@ -181,7 +180,7 @@ def run_eval(args: argparse.Namespace) -> int:
         reference = _reference(args.ref or args.data or _run_data(Path(args.run)), G.resolution, extractor, args)
         results = evaluate_generator(G, reference, extractor, metrics, n=args.n, batch_size=args.batch_size,
                                      seed=args.seed, truncation=args.truncation, device=_device(args))
-        default_out = run_folder(args.run) / "metrics.json"
+        default_out = _run_folder(Path(args.run)) / "metrics.json"
         header = {"run": str(args.run), "ema": not args.no_ema, "truncation": args.truncation}
     out = Path(args.out) if args.out else default_out
     payload = {
@@ -226,11 +225,17 @@ def _reference(spec: str, resolution: int, extractor: Any, args: argparse.Namesp
     return cached_reference_stats(spec, resolution, extractor, n=args.ref_n, device=_device(args))
 
 
+def _run_folder(path: Path) -> Path:
+    from ..runs import run_folder  # the one rule for a run folder or its export/
+
+    return run_folder(path)
+
+
 def _run_data(run: Path) -> str:
     """The data set a run was trained on (``data`` in its config.yaml)."""
     import yaml
 
-    config = run_folder(run) / "config.yaml"
+    config = _run_folder(run) / "config.yaml"
     if not config.is_file():
         raise ValueError(f"{run} has no config.yaml naming its data set: pass --ref ref.npz or --data SPEC")
     data = (yaml.safe_load(config.read_text()) or {}).get("data")

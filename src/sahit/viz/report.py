@@ -20,7 +20,6 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..runs import read_config, write_text_atomic
 from .run_files import best_point, metric_points, read_log, run_folder, sample_grids
 
 MAX_SAMPLE_GRIDS = 8  # evenly spaced over training, plus the final grid
@@ -104,6 +103,8 @@ def build_report(
         + "\n</body>\n</html>\n"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
+    from ..runs import write_text_atomic
+
     write_text_atomic(out, page)
     return out
 
@@ -113,6 +114,8 @@ def build_report(
 
 def _section_summary(folder: Path, records: list[dict[str, Any]]) -> str:
     """Key facts at the top: model, data, progress, batch, learning rates, throughput, best metric."""
+    from ..runs import read_config
+
     config = read_config(folder)
     model: dict[str, Any] = {}
     if (folder / "export" / "config.json").is_file():
@@ -222,6 +225,7 @@ def _section_truncation(
     """FID and IS against the truncation threshold (BigGAN's variety-against-quality curve)."""
     from ..export import load
     from ..metrics import cached_reference_stats, load_extractor, truncation_sweep
+    from ..runs import read_config
 
     parts = ["<h2>Truncation</h2>"]
     config = read_config(folder)

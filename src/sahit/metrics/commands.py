@@ -226,9 +226,7 @@ def _reference(spec: str, resolution: int, extractor: Any, args: argparse.Namesp
 
 
 def _run_folder(path: Path) -> Path:
-    from ..runs import run_folder  # the one rule for a run folder or its export/
-
-    return run_folder(path)
+    return path.parent if path.name == "export" else path
 
 
 def _run_data(run: Path) -> str:

@@ -291,20 +291,20 @@ def train_subprocess(run_dir: Path, preset: str, data: str, overrides: list[str]
 
 
 def finished(run_dir: Path, steps: int) -> bool:
-    """The trainer's own test: summary.json written at ``steps`` (after the export)."""
-    try:
-        summary = json.loads((run_dir / "summary.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return summary.get("step") == steps and (run_dir / "export" / "config.json").is_file()
+    """The trainer's own test: the run finished (summary.json after the export) at ``steps``."""
+    from sahit.runs import finished_step
+
+    return finished_step(run_dir) == steps
 
 
 def run_facts(run_dir: Path) -> dict[str, Any]:
     """Wall time, step time, sessions, FID curve and parameter counts of a finished run."""
     import yaml
 
-    sessions = _read_jsonl(run_dir / "experiment_sessions.jsonl")
-    log = _read_jsonl(run_dir / "log.jsonl")
+    from sahit.runs import read_jsonl
+
+    sessions = read_jsonl(run_dir / "experiment_sessions.jsonl")
+    log = read_jsonl(run_dir / "log.jsonl")
     rates = [r["it_per_s"] for r in log if r.get("it_per_s")]
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     return {
@@ -456,9 +456,9 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=_jsonable) + "\n")
-    os.replace(tmp, path)
+    from sahit.runs import write_text_atomic
+
+    write_text_atomic(path, json.dumps(payload, indent=2, default=_jsonable) + "\n")
 
 
 def _jsonable(value: Any) -> Any:
@@ -508,18 +508,6 @@ def _loadavg() -> list[float] | None:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return None
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue  # a line cut by a kill
-    return out
 
 
 def _last_line(path: Path) -> str:

@@ -23,9 +23,10 @@ from ._version import __version__
 from .hub import hf_snapshot, is_hf
 from .model_card import DEFAULT_LICENSE, TrainingRecord, model_card
 from .models.registry import build_generator_from_config
+from .runs import EXPORT_CONFIG, atomic_path, export_folder, write_text_atomic
 
 FORMAT = "sahit-generator-1"
-CONFIG_NAME = "config.json"
+CONFIG_NAME = EXPORT_CONFIG
 CARD_NAME = "README.md"  # the model card
 
 
@@ -43,35 +44,13 @@ def save_generator(folder: str | Path, generator: nn.Module, ema: nn.Module | No
         if net is None:
             continue
         tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-        tmp = folder / f"{name}.safetensors.tmp"
-        try:
+        with atomic_path(folder / f"{name}.safetensors") as tmp:
             save_file(tensors, str(tmp), metadata={"format": FORMAT})
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        tmp.replace(folder / f"{name}.safetensors")
     card = model_card(generator, training, license=license, has_ema=ema is not None)
-    _write_text_atomic(folder / CARD_NAME, card)
+    write_text_atomic(folder / CARD_NAME, card)
     config = {"format": FORMAT, "model": generator.config, "has_ema": ema is not None, "sahit_version": __version__}
-    _write_text_atomic(folder / CONFIG_NAME, json.dumps(config, indent=2))  # last: a folder with a config is whole
+    write_text_atomic(folder / CONFIG_NAME, json.dumps(config, indent=2))  # last: a folder with a config is whole
     return folder
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` atomically: a crash never leaves half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
-def _export_folder(path: Path) -> Path:
-    if (path / CONFIG_NAME).is_file():
-        return path
-    if (path / "export" / CONFIG_NAME).is_file():
-        return path / "export"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist")
-    raise FileNotFoundError(f"{path} holds no exported generator (no {CONFIG_NAME} in it or in {path / 'export'})")
 
 
 def load(path: str | Path, ema: bool = True, device: str | torch.device = "cpu") -> nn.Module:
@@ -80,7 +59,7 @@ def load(path: str | Path, ema: bool = True, device: str | torch.device = "cpu")
     ``ema=True`` takes the EMA weights when the run has them. Only safetensors and JSON are
     read, so loading runs no code from the files. ``hf:`` ids need ``pip install sahit[hf]``.
     """
-    folder = _export_folder(hf_snapshot(path) if is_hf(path) else Path(path))
+    folder = export_folder(hf_snapshot(path) if is_hf(path) else Path(path))
     try:
         config = json.loads((folder / CONFIG_NAME).read_text())
     except (ValueError, UnicodeDecodeError) as exc:

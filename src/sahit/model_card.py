@@ -20,6 +20,7 @@ import yaml
 from torch import nn
 
 from ._version import __version__
+from .runs import read_log
 
 DEFAULT_LICENSE = "apache-2.0"
 # Config keys shown in the recipe table, in this order (all keys are also in the full config below it).
@@ -47,8 +48,6 @@ class TrainingRecord:
 def training_record(run_dir: str | Path, config: dict[str, Any], step: int,
                     command: list[str] | None = None) -> TrainingRecord:
     """The record of the run in ``run_dir``: its config and step, the FIDs in its ``log.jsonl``, this process's argv."""
-    from .viz.run_files import read_log
-
     evals = [r for r in read_log(Path(run_dir)) if isinstance(r.get("fid"), (int, float))
              and not isinstance(r.get("fid"), bool) and math.isfinite(r["fid"])]
     return TrainingRecord(config=config, step=step, evals=evals, command=list(sys.argv if command is None else command))

@@ -17,7 +17,6 @@ Layout of ``out/`` (see :mod:`sahit.metrics.images` for what other tools read):
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from tqdm.auto import tqdm
 
 from .metrics.extractor import state_dict_sha256, to_uint8
 from .metrics.images import IMAGES_KEY, LABELS_KEY, MANIFEST, NPZ_NAME
+from .runs import atomic_path, write_json_atomic
 
 FORMATS = ("png", "npz")
 CHUNK_IMAGES = 2048  # images per chunk (rounded to whole batches)
@@ -96,7 +96,7 @@ def write_samples(
     if format == "npz":
         _assemble_npz(out, n, chunk, labels)
     manifest = json.loads((out / MANIFEST).read_text())
-    _write_json(out / MANIFEST, {**manifest, "complete": True})
+    write_json_atomic(out / MANIFEST, {**manifest, "complete": True})
     return SampleJob(out, n, generated, format, labels)
 
 
@@ -110,15 +110,13 @@ def write_chunk(out: Path, format: str, start: int, images: np.ndarray, n: int) 
     if format == "png":
         for i, image in enumerate(images):
             path = out / png_name(start + i, n)
-            tmp = path.with_name(path.stem + ".tmp.png")
-            Image.fromarray(image).save(tmp)
-            tmp.replace(path)
+            with atomic_path(path, keep_suffix=True) as tmp:
+                Image.fromarray(image).save(tmp)
     else:
         path = _chunk_path(out, start)
         path.parent.mkdir(exist_ok=True)
-        tmp = path.with_name(path.stem + ".tmp.npy")
-        np.save(tmp, images)
-        tmp.replace(path)
+        with atomic_path(path, keep_suffix=True) as tmp:
+            np.save(tmp, images)
 
 
 def _chunk_path(out: Path, start: int) -> Path:
@@ -142,8 +140,7 @@ def _assemble_npz(out: Path, n: int, chunk: int, labels: list[int] | None) -> No
     first = np.load(parts[0], mmap_mode="r")
     header = {"descr": np.lib.format.dtype_to_descr(first.dtype), "fortran_order": False,
               "shape": (n, *first.shape[1:])}
-    tmp = out / (NPZ_NAME + ".tmp.npz")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+    with atomic_path(out / NPZ_NAME) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         with archive.open(IMAGES_KEY + ".npy", "w", force_zip64=True) as f:
             np.lib.format.write_array_header_1_0(f, header)
             for p in parts:
@@ -151,7 +148,6 @@ def _assemble_npz(out: Path, n: int, chunk: int, labels: list[int] | None) -> No
         if labels is not None:
             with archive.open(LABELS_KEY + ".npy", "w") as f:
                 np.lib.format.write_array(f, np.asarray(labels, dtype=np.int64))
-    tmp.replace(out / NPZ_NAME)
     for p in parts:
         p.unlink()
     (out / "chunks").rmdir()
@@ -174,10 +170,4 @@ def _claim(out: Path, job: dict[str, Any], labels: list[int] | None, meta: dict[
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"{out} exists and is not a sahit samples folder: use a new or empty --out")
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(manifest_path, {"format_version": 1, "job": job, "meta": meta, "labels": labels, "complete": False})
-
-
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload) + "\n")
-    os.replace(tmp, path)
+    write_json_atomic(manifest_path, {"format_version": 1, "job": job, "meta": meta, "labels": labels, "complete": False})

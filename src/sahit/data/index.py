@@ -18,7 +18,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -26,6 +25,8 @@ from typing import Any, NamedTuple
 import PIL
 from PIL import Image
 from tqdm import tqdm
+
+from ..runs import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +80,7 @@ def _write(paths: Sequence[Path], data: dict[str, Any]) -> Path | None:
     for path in paths:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w") as f:
-                    f.write(text)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            return path
+            return write_text_atomic(path, text)
         except OSError:
             continue
     log.warning("could not write a folder index to %s; the next start will read every header again",

@@ -24,6 +24,7 @@ from PIL import Image
 from torchvision.transforms import v2
 from tqdm import tqdm
 
+from ..runs import atomic_path
 from .folder import IMAGE_EXTENSIONS, DataError, ImageFiles, ImageFolderDataset, check_header, report_skipped
 
 LABELS_NAME = "dataset.json"
@@ -140,15 +141,10 @@ def pack_folder(src: str | os.PathLike, out: str | os.PathLike, strict: bool = F
         labels.append([name, label])
     meta = {"labels": labels if labelled else None, "classes": data.classes}
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-            for path, name in tqdm(members, desc=f"packing {out.name}", unit="file", disable=not progress):
-                zf.write(path, name)
-            zf.writestr(LABELS_NAME, json.dumps(meta))
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+        for path, name in tqdm(members, desc=f"packing {out.name}", unit="file", disable=not progress):
+            zf.write(path, name)
+        zf.writestr(LABELS_NAME, json.dumps(meta))
     return {"images": len(members), "classes": len(data.classes), "skipped": len(data.skipped),
             "bytes": out.stat().st_size, "out": str(out)}
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..runs import atomic_path
 from ._arrays import as_float64, as_labels
 
 STATS_FORMAT_VERSION = 1
@@ -158,9 +159,8 @@ def save_stats(stats: ReferenceStats, path: str | Path) -> Path:
         arrays["features"] = stats.features
     if stats.labels is not None:
         arrays["labels"] = stats.labels
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
+    with atomic_path(path, keep_suffix=True) as tmp:
+        np.savez(tmp, **arrays)
     return path
 
 

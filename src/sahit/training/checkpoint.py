@@ -1,75 +1,38 @@
-"""Checkpoints: one file per save, written atomically, the last K kept, loaded safely.
+"""Checkpoint keeping: one file per save, the newest K kept, the best by a metric kept apart.
 
-A checkpoint is written to a temporary file in the same folder, flushed and fsync'ed, then
-renamed over its final name (atomic on POSIX), and the folder is fsync'ed. A crash at any
-moment leaves either the old set of checkpoints or the old set plus a complete new one;
-stray ``*.tmp`` files are removed at the next start. Loading uses ``weights_only=True``,
-so a checkpoint cannot run code.
+The file format, atomic writing and safe loading belong to the run folder (:mod:`sahit.runs`);
+their names are re-exported here for code that imported them from this module.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import pickle
-import re
+import math
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..runs import (
+    BEST_CHECKPOINT,
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_PATTERN,
+    CheckpointError,
+    checkpoint_path,
+    clean_temporaries,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    save_torch_atomic,
+)
+
 log = logging.getLogger(__name__)
-PATTERN = re.compile(r"^ckpt-(\d{8})\.pt$")
-FORMAT = "sahit-checkpoint-1"
+FORMAT = CHECKPOINT_FORMAT
+PATTERN = CHECKPOINT_PATTERN
+atomic_torch_save = save_torch_atomic
 
-
-class CheckpointError(RuntimeError):
-    """A checkpoint could not be written or read; the message says which file and why."""
-
-
-def checkpoint_path(folder: Path, step: int) -> Path:
-    return folder / f"ckpt-{step:08d}.pt"
-
-
-def list_checkpoints(folder: Path) -> list[tuple[int, Path]]:
-    """(step, path) of every complete-looking checkpoint, oldest first."""
-    if not folder.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := PATTERN.match(p.name))]
-    return sorted(found)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    """Write ``obj`` to ``path`` so that ``path`` is always either absent, old, or complete."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise CheckpointError(
-                f"could not write checkpoint {path}: {exc.strerror or exc}; the earlier checkpoints are untouched "
-                "(free some space or fix the folder's permissions, then run the same command to resume)"
-            ) from None
-        raise
-    _fsync_dir(path.parent)
+__all__ = ["FORMAT", "PATTERN", "CheckpointError", "CheckpointKeeper", "atomic_torch_save", "checkpoint_path",
+           "clean_temporaries", "latest_checkpoint", "list_checkpoints", "load_checkpoint", "save_checkpoint"]
 
 
 def save_checkpoint(state: dict[str, Any], folder: Path, step: int, keep: int) -> Path:
@@ -79,41 +42,47 @@ def save_checkpoint(state: dict[str, Any], folder: Path, step: int, keep: int) -
     except OSError as exc:
         raise CheckpointError(f"could not create the checkpoint folder {folder}: {exc.strerror or exc}") from None
     path = checkpoint_path(folder, step)
-    atomic_torch_save({"format": FORMAT, "step": step, **state}, path)
+    save_torch_atomic({"format": FORMAT, "step": step, **state}, path)
     for _, old in list_checkpoints(folder)[:-keep]:
         old.unlink(missing_ok=True)
     return path
 
 
-def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True``; a corrupt or foreign file raises CheckpointError."""
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint {path} does not exist") from None
-    except pickle.UnpicklingError:  # weights_only refused an object (or the pickle is damaged): never retry unsafely
-        raise CheckpointError(f"checkpoint {path} cannot be loaded safely: it holds objects other than tensors and "
-                              "plain data (loading them could run code) or it is damaged; it was not loaded") from None
-    except Exception as exc:  # truncated or corrupt zip container, ...
-        first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"checkpoint {path} cannot be loaded safely: truncated or corrupt ({first})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a sahit checkpoint")
-    return state
+class CheckpointKeeper:
+    """The checkpoints of one run: periodic ones (the newest ``keep``) and ``best.pt``, lowest ``metric`` so far."""
+
+    def __init__(self, folder: Path, keep: int, metric: str = "fid") -> None:
+        self.folder, self.keep, self.metric = folder, keep, metric
+        self.best = math.inf
+
+    def save(self, state: dict[str, Any], step: int) -> Path | None:
+        """Write the checkpoint of ``step``, unless a weight of G, D or G_ema is not finite (then None)."""
+        bad = non_finite(state)
+        if bad:
+            log.warning("non-finite values in %s at step %d: checkpoint not written", ", ".join(bad[:3]), step)
+            return None
+        return save_checkpoint(state, self.folder, step, self.keep)
+
+    def improves(self, value: float) -> bool:
+        """Whether ``value`` beats the best so far; it becomes the best when it does."""
+        improved = value < self.best
+        self.best = min(self.best, value)
+        return improved
+
+    def save_best(self, state: dict[str, Any], step: int, value: float) -> Path:
+        """Write ``state`` as ``best.pt`` (call when :meth:`improves` said so)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / BEST_CHECKPOINT
+        save_torch_atomic({"format": FORMAT, "step": step, self.metric: value, **state}, path)
+        return path
+
+    def newest(self) -> Path | None:
+        """The newest periodic checkpoint, if any."""
+        found = list_checkpoints(self.folder)
+        return found[-1][1] if found else None
 
 
-def clean_temporaries(folder: Path) -> None:
-    if folder.is_dir():
-        for tmp in folder.glob("*.tmp"):
-            tmp.unlink(missing_ok=True)
-
-
-def latest_checkpoint(folder: Path, map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
-    """The newest checkpoint that loads; unreadable ones are reported and skipped."""
-    clean_temporaries(folder)
-    for step, path in reversed(list_checkpoints(folder)):
-        try:
-            return load_checkpoint(path, map_location)
-        except CheckpointError as exc:
-            log.warning("%s; trying an older one", exc)
-    return None
+def non_finite(state: dict[str, Any]) -> list[str]:
+    """Names of the floating tensors of G, D and G_ema (weights and buffers) holding NaN or inf."""
+    return [f"{net}.{name}" for net in ("G", "D", "G_ema") for name, t in state[net].items()
+            if t.is_floating_point() and not bool(torch.isfinite(t).all())]

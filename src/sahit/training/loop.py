@@ -12,7 +12,6 @@ import logging
 import math
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,20 +24,32 @@ from torch.utils.data import DataLoader
 from ..augment import diff_augment, parse_augment
 from ..data import make_dataset
 from ..export import save_generator
-from ..losses import get_loss, r1_penalty
+from ..images import save_grid
 from ..layers.normalization import enable_sync_batch_norm
 from ..layers.spectral import frozen_power_iteration
+from ..losses import get_loss, r1_penalty
 from ..model_card import training_record
 from ..models import build, model_config
 from ..models.registry import family_of
-from ..progress import progress
-from ..viz.grid import save_grid
-from .checkpoint import FORMAT as CHECKPOINT_FORMAT
-from .checkpoint import CheckpointError, atomic_torch_save, latest_checkpoint, list_checkpoints, save_checkpoint
+from ..runs import (
+    CHECKPOINTS,
+    CONFIG,
+    EXPORT,
+    LOG,
+    SAMPLES,
+    SUMMARY,
+    TENSORBOARD,
+    finished_step,
+    sample_noise,
+    write_text_atomic,
+)
+from .checkpoint import CheckpointError, CheckpointKeeper, latest_checkpoint, list_checkpoints
 from .config import TrainConfig
 from .distributed import DistContext, local_rank
 from .ema import EMA
+from .evaluation import TrainingEvaluator
 from .precision import autocast_dtype
+from .run_logger import RunLogger
 from .sampler import ResumableBatchSampler
 
 log = logging.getLogger(__name__)
@@ -142,10 +153,10 @@ class Trainer:
         self.bad_steps = 0
         self.skipped_steps = 0
         self._signal: int | None = None
-        self.ckpt_dir = self.run_dir / "checkpoints"
-        self._reference = None  # reference statistics for evaluation during training
-        self.best_fid = math.inf
-        self.writer = None
+        self.ckpt_dir = self.run_dir / CHECKPOINTS
+        self.keeper = CheckpointKeeper(self.ckpt_dir, cfg.keep_ckpts)
+        self.evaluator = TrainingEvaluator(cfg, self.G.resolution, self.device, self.dist)
+        self.logger: RunLogger | None = None  # while fit runs
 
     # ----------------------------------------------------------------------------- state
     def state_dict(self, gather: bool = True) -> dict[str, Any]:
@@ -166,7 +177,7 @@ class Trainer:
             "batches_consumed": self.batches_consumed,
             "lr_scale": self.lr_scale,
             "rollbacks": self.rollbacks,
-            "best_fid": self.best_fid,
+            "best_fid": self.keeper.best,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -194,7 +205,7 @@ class Trainer:
         self.batches_consumed = int(state["batches_consumed"])
         self.lr_scale = float(state["lr_scale"])
         self.rollbacks = int(state["rollbacks"])
-        self.best_fid = float(state.get("best_fid", math.inf))
+        self.keeper.best = float(state.get("best_fid", math.inf))
         self._apply_lr_scale()
 
     def lr_decay_factor(self) -> float:
@@ -213,13 +224,7 @@ class Trainer:
     def save(self) -> Path | None:
         """Checkpoint the full state (main process only); never writes non-finite weights."""
         state = self.state_dict()  # every rank takes part in gathering RNG states
-        if not self.dist.is_main:
-            return None
-        bad = _non_finite(state)
-        if bad:
-            log.warning("non-finite values in %s at step %d: checkpoint not written", ", ".join(bad[:3]), self.step)
-            return None
-        return save_checkpoint(state, self.ckpt_dir, self.step, self.cfg.keep_ckpts)
+        return self.keeper.save(state, self.step) if self.dist.is_main else None
 
     def resume(self) -> bool:
         state = latest_checkpoint(self.ckpt_dir, map_location=self.device)
@@ -398,54 +403,37 @@ class Trainer:
         """The grid's noise: one row per class (8 rows when unconditional), same every time."""
         rows = self.G.num_classes if self.conditional else 8
         n = rows * self.cfg.sample_cols
-        z = torch.randn(n, self.G.z_dim, generator=torch.Generator().manual_seed(self.cfg.seed + 12345))
+        z = sample_noise(n, self.G.z_dim, self.cfg.seed + 12345)
         y = torch.arange(rows).repeat_interleave(self.cfg.sample_cols) if self.conditional else None
         return z, y
 
     @torch.no_grad()
     def write_samples(self, name: str) -> Path:
+        """The EMA generator's grid of the fixed latents as ``samples/NAME.png`` (and in TensorBoard)."""
         z, y = self.fixed_latents()
         G = self.ema.net
         images = torch.cat([
             G(z[i : i + 256].to(self.device), None if y is None else y[i : i + 256].to(self.device))
             for i in range(0, len(z), 256)
         ])
-        path = save_grid(images, self.run_dir / "samples" / f"{name}.png", nrow=self.cfg.sample_cols)
-        if self.writer is not None:
-            import torchvision
-
-            grid = torchvision.utils.make_grid(images.float().cpu() * 0.5 + 0.5, nrow=self.cfg.sample_cols)
-            self.writer.add_image("samples", grid.clamp(0, 1), self.step)
+        path = save_grid(images, self.run_dir / SAMPLES / f"{name}.png", nrow=self.cfg.sample_cols)
+        if self.logger is not None:
+            self.logger.log_grid(images, self.cfg.sample_cols, self.step)
         return path
 
-    def evaluate(self, log_file: Any) -> float:
-        """FID of the EMA generator against the training data; keeps ``checkpoints/best.pt`` by FID.
+    def evaluate(self) -> float:
+        """FID of the EMA generator against the training data, logged; keeps ``checkpoints/best.pt`` by FID.
 
-        Every process samples and extracts its share of the images (no process waits on another's
-        work in a collective) and all get the same number; the main process writes it down.
+        Every process takes part and gets the same number; the main process writes it down.
         """
-        from ..metrics import cached_reference_stats, evaluate_generator
-
-        cfg, shard = self.cfg, self.dist
-        if self._reference is None:
-            self._reference = cached_reference_stats(cfg.data, self.G.resolution, cfg.eval_features, n=cfg.eval_n,
-                                                     device=self.device, progress=False, shard=shard)
-        result = evaluate_generator(self.ema.net, self._reference, cfg.eval_features, metrics=("fid",), n=cfg.eval_n,
-                                    seed=cfg.seed, device=self.device, progress=False, shard=shard)["fid"]
-        improved = result.value < self.best_fid
-        self.best_fid = min(self.best_fid, result.value)
-        if not self.dist.is_main:
-            return result.value
-        record = {"step": self.step, "fid": result.value, "eval_n": result.n_samples,
-                  "extractor": result.extractor, "reference": result.reference}
-        log_file.write(json.dumps(record) + "\n")
-        log_file.flush()
-        self.writer.add_scalar("eval/fid", result.value, self.step)
-        if improved:
-            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-            atomic_torch_save({"format": CHECKPOINT_FORMAT, "step": self.step, "fid": result.value,
-                               **self.state_dict(gather=False)}, self.ckpt_dir / "best.pt")
-        return result.value
+        record = self.evaluator.fid(self.ema.net, self.step)
+        improved = self.keeper.improves(record["fid"])
+        if self.dist.is_main:
+            if self.logger is not None:
+                self.logger.log_eval(record)
+            if improved:
+                self.keeper.save_best(self.state_dict(gather=False), self.step, record["fid"])
+        return record["fid"]
 
     def _handle_signal(self, signum: int, frame: Any) -> None:  # noqa: ARG002
         if self._signal is not None:  # second signal: give up waiting for the step to end
@@ -479,118 +467,102 @@ class Trainer:
         self.bad_steps = 0
         log.warning("non-finite training: rolled back to step %d with learning rates x%.3g", self.step, self.lr_scale)
 
+    @contextlib.contextmanager
+    def _signals_caught(self) -> Iterator[None]:
+        """SIGINT and SIGTERM only ask the loop to stop after the current step (see :meth:`_stop_requested`)."""
+        previous = {s: signal.signal(s, self._handle_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def _start(self) -> bool:
+        """Create the run folder, resume from its newest checkpoint (True if there was one), store the config."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        resumed = self.resume()
+        if self.dist.is_main:
+            write_text_atomic(self.run_dir / CONFIG, yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
+        return resumed
+
+    def _bad_step(self) -> bool:
+        """Count a skipped (non-finite) step; after ``max_bad_steps`` in a row roll back. True if it rolled back."""
+        self.bad_steps += 1
+        self.skipped_steps += 1
+        if self.bad_steps < self.cfg.max_bad_steps:
+            return False
+        self._rollback_or_stop()
+        return True
+
+    def _after_step(self, stats: dict[str, torch.Tensor]) -> None:
+        """What follows a good step: the log record, the sample grid, evaluation, the checkpoint, a stop request."""
+        cfg, main, step = self.cfg, self.dist.is_main, self.step
+        if main and (step % cfg.log_every == 0 or step == cfg.steps):
+            extra = {"lr_g": self.opt_g.param_groups[0]["lr"], "lr_d": self.opt_d.param_groups[0]["lr"],
+                     "skipped_steps": self.skipped_steps}
+            self.logger.log_step(step, stats, extra, cfg.batch_size)
+        if main and step % cfg.sample_every == 0:
+            self.write_samples(f"step-{step:08d}")
+        if cfg.eval_every and step % cfg.eval_every == 0:  # every process takes part
+            self.evaluate()
+        if step % cfg.ckpt_every == 0:
+            self.save()
+        if self._stop_requested():
+            signum = self._signal or signal.SIGTERM
+            self.save()
+            raise Interrupted(signum, step)
+
+    def _finish(self, summary: dict[str, Any]) -> dict[str, Any]:
+        """Main process: the final grid, the export, then summary.json (last: its presence marks the run finished)."""
+        summary["samples"] = str(self.write_samples("final"))
+        record = training_record(self.run_dir, self.cfg.to_dict(), self.step)
+        summary["export"] = str(save_generator(self.run_dir / EXPORT, self.G, self.ema.net, record, self.cfg.license))
+        newest = self.keeper.newest()
+        summary["checkpoint"] = str(newest) if newest else ""
+        summary["log"] = str(self.run_dir / LOG)
+        summary["tensorboard"] = str(self.run_dir / TENSORBOARD)
+        write_text_atomic(self.run_dir / SUMMARY, json.dumps(summary, indent=2))
+        return summary
+
     def fit(self) -> dict[str, Any]:
         """Train to ``cfg.steps`` (resuming from the run folder), write samples, checkpoints and the export."""
         cfg, main = self.cfg, self.dist.is_main
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        resumed = self.resume()
-        if main:
-            _write_atomic(self.run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-        if self.step >= cfg.steps and _finished_at(self.run_dir) == self.step:
+        resumed = self._start()
+        if self.step >= cfg.steps and finished_step(self.run_dir) == self.step:
             return {"finished_before": True, "is_main": main, "step": self.step, "run_dir": str(self.run_dir)}
         # (past cfg.steps without a summary: the last session stopped before its export; the code below writes it)
-        if main:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.writer = SummaryWriter(str(self.run_dir / "tb"))
-        previous = {s: signal.signal(s, self._handle_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        log_file = open(_trim_partial_line(self.run_dir / "log.jsonl"), "a") if main else None
-        bar = progress(total=cfg.steps, initial=self.step, disable=not (main and cfg.progress), unit="it", desc="train")
-        start_step, t0, t_log, step_log = self.step, time.perf_counter(), time.perf_counter(), self.step
-        real_batches = self.batches()
-        try:
-            while self.step < cfg.steps:
-                stats = self.train_step(real_batches)
-                if stats.pop("ok"):
+        start_step = self.step
+        with self._signals_caught():
+            self.logger = RunLogger(self.run_dir, main, cfg.progress, cfg.steps, self.step)
+            real_batches = self.batches()
+            try:
+                while self.step < cfg.steps:
+                    stats = self.train_step(real_batches)
+                    if not stats.pop("ok"):
+                        if self._bad_step():
+                            real_batches = self.batches()
+                            self.logger.bar.n = self.step
+                        continue
                     self.step += 1
                     self.bad_steps = 0
                     self.ema.update(self.G, self.step)
-                    bar.update(1)
-                else:
-                    self.bad_steps += 1
-                    self.skipped_steps += 1
-                    if self.bad_steps >= cfg.max_bad_steps:
-                        self._rollback_or_stop()
-                        real_batches = self.batches()
-                        bar.n = self.step
-                    continue
-                if main and (self.step % cfg.log_every == 0 or self.step == cfg.steps):
-                    now = time.perf_counter()
-                    rate = (self.step - step_log) / max(now - t_log, 1e-9)
-                    t_log, step_log = now, self.step
-                    record = {"step": self.step, "time": round(now - t0, 3), **{k: float(v) for k, v in stats.items()},
-                              "lr_g": self.opt_g.param_groups[0]["lr"], "lr_d": self.opt_d.param_groups[0]["lr"],
-                              "it_per_s": rate, "img_per_s": rate * cfg.batch_size,
-                              "skipped_steps": self.skipped_steps}
-                    log_file.write(json.dumps(record) + "\n")
-                    log_file.flush()
-                    for k, v in record.items():
-                        if k != "step":
-                            self.writer.add_scalar(f"train/{k}", v, self.step)
-                    bar.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}")
-                if main and self.step % cfg.sample_every == 0:
-                    self.write_samples(f"step-{self.step:08d}")
-                if cfg.eval_every and self.step % cfg.eval_every == 0:  # every process takes part
-                    self.evaluate(log_file)
-                if self.step % cfg.ckpt_every == 0:
-                    self.save()
-                if self._stop_requested():
-                    signum = self._signal or signal.SIGTERM
-                    self.save()
-                    raise Interrupted(signum, self.step)
-        finally:
-            bar.close()
-            if log_file is not None:
-                log_file.close()
-            for s, handler in previous.items():
-                signal.signal(s, handler)
+                    self.logger.bar.update(1)
+                    self._after_step(stats)
+            finally:
+                self.logger.end_steps()
         if self.step % cfg.ckpt_every:
             self.save()
         summary: dict[str, Any] = {"finished_before": False, "is_main": main, "resumed": resumed, "step": self.step,
                                    "steps_this_session": self.step - start_step,
-                                   "seconds": round(time.perf_counter() - t0, 2), "run_dir": str(self.run_dir)}
-        if main:
-            summary["samples"] = str(self.write_samples("final"))
-            record = training_record(self.run_dir, cfg.to_dict(), self.step)
-            summary["export"] = str(save_generator(self.run_dir / "export", self.G, self.ema.net, record, cfg.license))
-            summary["checkpoint"] = str(list_checkpoints(self.ckpt_dir)[-1][1]) if list_checkpoints(self.ckpt_dir) else ""
-            summary["log"] = str(self.run_dir / "log.jsonl")
-            summary["tensorboard"] = str(self.run_dir / "tb")
-            _write_atomic(self.run_dir / "summary.json", json.dumps(summary, indent=2))
-            self.writer.close()
+                                   "seconds": round(self.logger.seconds(), 2), "run_dir": str(self.run_dir)}
+        try:
+            if main:
+                summary = self._finish(summary)
+        finally:
+            self.logger.close()
+            self.logger = None
         self.dist.barrier()
         return summary
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that a crash leaves the old or the new file, never half of one."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
-def _finished_at(run_dir: Path) -> int | None:
-    """The step recorded in summary.json by the last session that finished (with its export), if any."""
-    try:
-        return int(json.loads((run_dir / "summary.json").read_text())["step"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _trim_partial_line(path: Path) -> Path:
-    """Cut a last line that a killed process left half-written, so appended records stay valid JSON lines."""
-    if path.is_file():
-        with open(path, "rb+") as f:
-            data = f.read()
-            if data and not data.endswith(b"\n"):
-                f.truncate(data.rfind(b"\n") + 1)
-    return path
-
-
-def _non_finite(state: dict[str, Any]) -> list[str]:
-    """Names of the floating tensors of G, D and G_ema (weights and buffers) holding NaN or inf."""
-    return [f"{net}.{name}" for net in ("G", "D", "G_ema") for name, t in state[net].items()
-            if t.is_floating_point() and not bool(torch.isfinite(t).all())]
 
 
 def _first_mismatches(message: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..runs import CONFIG
 from .config import (
     DATA_NEEDED,
     RESUMABLE_CHANGES,
@@ -33,7 +34,7 @@ def prepare_run(preset: str, out: str | Path | None = None, data: str | None = N
         raise ConfigError(f"preset {preset!r} trains on {needed}: pass --data PATH")
     cfg = config_from_dict(merge(values, extra))
     run_dir = Path(out) if out else Path("runs") / Path(preset).stem
-    stored_path = run_dir / "config.yaml"
+    stored_path = run_dir / CONFIG
     if stored_path.is_file():
         stored = stored_config(read_yaml(stored_path))
         if "num_classes" not in cfg.model_args and "num_classes" in stored.model_args:

@@ -1,24 +1,7 @@
-"""Sample grids written as PNG."""
+"""Sample grids written as PNG: :func:`sahit.images.save_grid`, under its ``sahit.viz`` name."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from ..images import MIN_CELL, save_grid
 
-import torch
-import torch.nn.functional as F
-import torchvision
-
-MIN_CELL = 64  # small images are enlarged (nearest) so a grid is easy to look at
-
-
-def save_grid(images: torch.Tensor, path: str | Path, nrow: int) -> Path:
-    """Save images in [-1, 1], (n, 3, R, R), as a grid with ``nrow`` images per row."""
-    images = images.detach().float().cpu().clamp(-1, 1)
-    if images.shape[-1] < MIN_CELL:
-        images = F.interpolate(images, scale_factor=MIN_CELL // images.shape[-1], mode="nearest")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    torchvision.utils.save_image(images * 0.5 + 0.5, tmp, nrow=nrow, padding=2, pad_value=1.0)
-    tmp.replace(path)
-    return path
+__all__ = ["MIN_CELL", "save_grid"]

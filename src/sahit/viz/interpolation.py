@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from ..models.base import truncated_noise
+from ..runs import eval_mode
 
 METHODS = ("slerp", "lerp")
 CELL_INCHES = 0.9
@@ -110,16 +111,12 @@ def interpolate(
     path = latent_path(list(seeds), G.z_dim, steps, method)  # (S, T, D)
     segments = path.shape[0]
     device = next(G.parameters()).device
-    was_training = G.training
-    G.eval()
-    try:
+    with eval_mode(G):
         rows = []
         for k in class_list:
             z = path.reshape(-1, G.z_dim).to(device)
             y = None if k is None else torch.full((len(z),), k, dtype=torch.long, device=device)
             rows.append(G(z, y).float().clamp(-1, 1).cpu().view(segments, steps, 3, G.resolution, G.resolution))
-    finally:
-        G.train(was_training)
     return Interpolation(torch.stack(rows), list(seeds), class_list, method)
 
 
@@ -152,15 +149,11 @@ def class_interpolation(
     ends = F.one_hot(torch.tensor([class_a, class_b]), G.num_classes).float()
     weights = (1 - t) * ends[0] + t * ends[1]  # (T, K); the first and last rows are exactly one-hot
     device = next(G.parameters()).device
-    was_training = G.training
-    G.eval()
-    try:
+    with eval_mode(G):
         rows = []
         for seed in seeds:
             z = seed_latent(seed, G.z_dim, truncation).expand(steps, -1).to(device)
             rows.append(G(z, weights.to(device)).float().clamp(-1, 1).cpu())
-    finally:
-        G.train(was_training)
     images = torch.stack(rows)[:, None]  # (seeds, 1, T, 3, R, R)
     return Interpolation(images, list(seeds), [class_a] * len(seeds), "class",
                          title=f"Class interpolation: class {class_a} → {class_b} at fixed z ({steps} steps)",

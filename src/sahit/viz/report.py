@@ -103,9 +103,9 @@ def build_report(
         + "\n</body>\n</html>\n"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
+    from ..runs import write_text_atomic
+
+    write_text_atomic(out, page)
     return out
 
 
@@ -114,11 +114,9 @@ def build_report(
 
 def _section_summary(folder: Path, records: list[dict[str, Any]]) -> str:
     """Key facts at the top: model, data, progress, batch, learning rates, throughput, best metric."""
-    import yaml
+    from ..runs import read_config
 
-    config: dict[str, Any] = {}
-    if (folder / "config.yaml").is_file():
-        config = yaml.safe_load((folder / "config.yaml").read_text()) or {}
+    config = read_config(folder)
     model: dict[str, Any] = {}
     if (folder / "export" / "config.json").is_file():
         model = json.loads((folder / "export" / "config.json").read_text()).get("model", {})
@@ -225,15 +223,12 @@ def _section_truncation(
     folder: Path, thresholds: Sequence[float] | None, features: str | None, n: int, seed: int
 ) -> str:
     """FID and IS against the truncation threshold (BigGAN's variety-against-quality curve)."""
-    import yaml
-
     from ..export import load
     from ..metrics import cached_reference_stats, load_extractor, truncation_sweep
+    from ..runs import read_config
 
     parts = ["<h2>Truncation</h2>"]
-    config: dict[str, Any] = {}
-    if (folder / "config.yaml").is_file():
-        config = yaml.safe_load((folder / "config.yaml").read_text()) or {}
+    config = read_config(folder)
     features = features or config.get("eval_features") or None
     command = f"sahit report --run {folder} --features inception|PATH"
     if not thresholds:

@@ -1,8 +1,6 @@
 """Reading a run folder for pictures: the run itself, its discriminator, logs and metrics.
 
-A run folder (see :mod:`sahit.training.loop`) holds ``config.yaml``, ``log.jsonl``,
-``samples/``, ``checkpoints/``, ``export/``, ``tb/``, ``summary.json`` and, after
-``sahit eval``, ``metrics*.json``.
+The run folder's layout and its readers are :mod:`sahit.runs`; this module adds what pictures need.
 """
 
 from __future__ import annotations
@@ -15,6 +13,11 @@ from typing import Any
 
 from torch import nn
 
+from ..runs import CHECKPOINTS, EXPORT, EXPORT_CONFIG, final_step, latest_checkpoint, read_log, run_folder
+
+__all__ = ["METRIC_LOWER_IS_BETTER", "best_point", "load_discriminator", "metric_points", "read_log", "run_folder",
+           "sample_grids"]
+
 # Metric names as `sahit eval` writes them, and whether lower is better.
 METRIC_LOWER_IS_BETTER = {"fid": True, "kid": True, "ifid": True, "is": False, "precision": False,
                           "recall": False, "density": False, "coverage": False}
@@ -22,49 +25,22 @@ _LOG_METRIC = re.compile(r"^(?:(?:eval|metrics?)[/_.])?(" + "|".join(METRIC_LOWE
 _STEP_IN_NAME = re.compile(r"(\d+)")
 
 
-def run_folder(path: str | Path) -> Path:
-    """The run folder for ``path`` (a run folder or its ``export/``); FileNotFoundError if absent."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"run {path} does not exist")
-    if not path.is_dir():
-        raise FileNotFoundError(f"run {path} is not a folder")
-    return path.parent if path.name == "export" and (path / "config.json").is_file() else path
-
-
 def load_discriminator(run: str | Path, device: str = "cpu") -> nn.Module:
     """D of a run, rebuilt from the export's model config with the newest checkpoint's weights."""
     from ..models import build
-    from ..training.checkpoint import latest_checkpoint
 
     folder = run_folder(run)
-    config_path = folder / "export" / "config.json"
+    config_path = folder / EXPORT / EXPORT_CONFIG
     if not config_path.is_file():
         raise FileNotFoundError(f"{folder} has no export/config.json: the discriminator needs a training run folder")
     model = dict(json.loads(config_path.read_text())["model"])
     family = model.pop("family")
     _, D = build(family, **model)
-    state = latest_checkpoint(folder / "checkpoints")
+    state = latest_checkpoint(folder / CHECKPOINTS)
     if state is None:
-        raise FileNotFoundError(f"{folder / 'checkpoints'} holds no checkpoint: --d needs the discriminator's weights")
+        raise FileNotFoundError(f"{folder / CHECKPOINTS} holds no checkpoint: --d needs the discriminator's weights")
     D.load_state_dict(state["D"])
     return D.to(device).eval()
-
-
-def read_log(run: Path) -> list[dict[str, Any]]:
-    """The records of ``log.jsonl`` (one per logged step); unreadable lines are skipped."""
-    path = run / "log.jsonl"
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and "step" in record:
-            records.append(record)
-    return records
 
 
 def metric_points(run: Path, records: list[dict[str, Any]] | None = None) -> dict[str, list[tuple[int, float, str]]]:
@@ -81,7 +57,7 @@ def metric_points(run: Path, records: list[dict[str, Any]] | None = None) -> dic
             match = _LOG_METRIC.match(key)
             if match and _finite(value):
                 points.setdefault(match.group(1), []).append((int(record["step"]), float(value), "log.jsonl"))
-    final_step = _final_step(run, records)
+    last_step = final_step(run, records)
     for path in sorted(run.glob("metrics*.json")):
         try:
             payload = json.loads(path.read_text())
@@ -92,7 +68,7 @@ def metric_points(run: Path, records: list[dict[str, Any]] | None = None) -> dic
         step = payload.get("step")
         if not isinstance(step, int):
             numbers = _STEP_IN_NAME.findall(path.stem)
-            step = int(numbers[-1]) if numbers else final_step
+            step = int(numbers[-1]) if numbers else last_step
         if step is None:
             continue
         for name, result in payload["results"].items():
@@ -122,15 +98,6 @@ def sample_grids(run: Path) -> list[tuple[str, Path]]:
     if (folder / "final.png").is_file():
         grids.append(("final", folder / "final.png"))
     return grids
-
-
-def _final_step(run: Path, records: list[dict[str, Any]] | None) -> int | None:
-    try:
-        return int(json.loads((run / "summary.json").read_text())["step"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    records = records if records is not None else read_log(run)
-    return int(records[-1]["step"]) if records else None
 
 
 def _finite(value: Any) -> bool:

@@ -1,0 +1,34 @@
+"""Evaluation during training: FID of a generator against the training data, reference statistics computed once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .config import TrainConfig
+
+
+class TrainingEvaluator:
+    """``cfg.eval_n`` samples of a generator against ``cfg.data``'s statistics in ``cfg.eval_features``' space.
+
+    Every process samples and extracts its share of the images (no process waits on another's
+    work in a collective) and all get the same number.
+    """
+
+    def __init__(self, cfg: TrainConfig, resolution: int, device: torch.device, shard: Any) -> None:
+        self.cfg, self.resolution, self.device, self.shard = cfg, resolution, device, shard
+        self._reference = None
+
+    def fid(self, G: torch.nn.Module, step: int) -> dict[str, Any]:
+        """The log record of ``G``'s FID at ``step``: ``{"step", "fid", "eval_n", "extractor", "reference"}``."""
+        from ..metrics import cached_reference_stats, evaluate_generator
+
+        cfg = self.cfg
+        if self._reference is None:
+            self._reference = cached_reference_stats(cfg.data, self.resolution, cfg.eval_features, n=cfg.eval_n,
+                                                     device=self.device, progress=False, shard=self.shard)
+        result = evaluate_generator(G, self._reference, cfg.eval_features, metrics=("fid",), n=cfg.eval_n,
+                                    seed=cfg.seed, device=self.device, progress=False, shard=self.shard)["fid"]
+        return {"step": step, "fid": result.value, "eval_n": result.n_samples,
+                "extractor": result.extractor, "reference": result.reference}

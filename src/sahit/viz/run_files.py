@@ -15,9 +15,10 @@ from typing import Any
 
 from torch import nn
 
-# Metric names as `sahit eval` writes them, and whether lower is better.
-METRIC_LOWER_IS_BETTER = {"fid": True, "kid": True, "ifid": True, "is": False, "precision": False,
-                          "recall": False, "density": False, "coverage": False}
+from ..metrics.registry import lower_is_better, output_names
+
+# Metric names as `sahit eval` writes them, and whether lower is better (from the metric registry).
+METRIC_LOWER_IS_BETTER = {name: lower_is_better(name) for name in output_names()}
 _LOG_METRIC = re.compile(r"^(?:(?:eval|metrics?)[/_.])?(" + "|".join(METRIC_LOWER_IS_BETTER) + r")$")
 _STEP_IN_NAME = re.compile(r"(\d+)")
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .evaluate import DEFAULT_METRICS, METRICS
-from .registry import MetricResult, check_metrics, get_metric
+from .registry import MetricResult, check_metrics, default_metric_names, get_metric
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -218,7 +218,7 @@ def _eval_run(args: argparse.Namespace) -> tuple[dict[str, MetricResult], Any, P
 def _metric_list(spec: str | None, labelled: bool) -> list[str]:
     """``--metrics`` as a list; by default every default metric, intra-FID only with classes."""
     if spec is None:
-        return [m for m in DEFAULT_METRICS if labelled or "labels" not in get_metric(m).needs]
+        return [m for m in default_metric_names() if labelled or "labels" not in get_metric(m).needs]
     return list(check_metrics([m.strip() for m in spec.split(",") if m.strip()]))
 
 

@@ -4,22 +4,18 @@
 - explicit: pooled keys/values, matmul + softmax (what visualisation uses)
 - unpooled: no pooling, value C (the paper text's form), matmul + softmax: what most ports ship
 
-Run:  python benchmarks/attention.py [--sizes 32 64 128] [--repeats 5]
+Run:  python -m benchmarks.attention [--sizes 32 64 128] [--repeats 5]
 Writes benchmarks/results/attention.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import median_time, peak_cpu_memory, print_table, write_json  # noqa: E402
-
-from sahit.layers import SelfAttention2d  # noqa: E402
+from benchmarks.common import median_time, peak_cpu_memory, print_table, write_json
+from sahit.layers import SelfAttention2d
 
 VARIANTS = {
     "fast": dict(pool_kv=True, value_ratio=0.5, explicit=False),

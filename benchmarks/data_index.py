@@ -1,6 +1,6 @@
 """Time to the first training batch on a large image folder: cold start vs restart with the cached index.
 
-Run:  python benchmarks/data_index.py [--files 100000] [--classes 10] [--repeats 3]
+Run:  python -m benchmarks.data_index [--files 100000] [--classes 10] [--repeats 3]
 Generates ``--files`` tiny PNGs (8x8) in a temporary folder (deleted afterwards), then builds a
 trainer on it and draws its first batch: once with no index (a cold start reads every header and
 writes the index) and ``--repeats`` times with it (a restart: one listing, no header read).
@@ -13,7 +13,6 @@ import argparse
 import io
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,11 +22,9 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import print_table, write_json  # noqa: E402
-
-from sahit.data.index import index_locations  # noqa: E402
-from sahit.training import TrainConfig, Trainer  # noqa: E402
+from benchmarks.common import print_table, write_json
+from sahit.data.index import index_locations
+from sahit.training import TrainConfig, Trainer
 
 
 def make_folder(root: Path, files: int, classes: int, size: int = 8) -> None:

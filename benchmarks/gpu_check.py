@@ -10,9 +10,9 @@ On a CUDA machine, in one run:
      (G and D forward, backward into G, Adam), and peak memory, for fp32, bf16 and bf16 + compile.
 Writes benchmarks/results/gpu_check.json. On a machine without CUDA it says so and exits 0.
 
-Run:  python benchmarks/gpu_check.py                       (about 10 minutes on one H100-class GPU)
-      python benchmarks/gpu_check.py --skip-tests --steps 50
-      python benchmarks/gpu_check.py --device cpu --models sagan-cifar10 --steps 2 --batch 4 \\
+Run:  python -m benchmarks.gpu_check                       (about 10 minutes on one H100-class GPU)
+      python -m benchmarks.gpu_check --skip-tests --steps 50
+      python -m benchmarks.gpu_check --device cpu --models sagan-cifar10 --steps 2 --batch 4 \\
           --variants fp32 --no-compile --skip-tests --set model.g_width=16 model.d_width=16   (plumbing only)
 Exit status: 0 when every test passed and every training stayed finite, 1 otherwise.
 """
@@ -31,8 +31,7 @@ from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine, median_time, print_table  # noqa: E402
+from benchmarks.common import RESULTS, machine, median_time, print_table
 
 REPO = Path(__file__).resolve().parents[1]
 # Per model: the preset it trains from, its small batch, and recipe overrides.

@@ -24,9 +24,9 @@ Memory, two figures per run:
   reported as out of memory (the SDPA fast path streams the softmax, but it still does
   O(N^2) work).
 
-    python benchmarks/hit_scaling.py            # ~ a few minutes on a 2-core CPU
-    python benchmarks/hit_scaling.py --sizes 64 128 256 --repeats 5
-    python benchmarks/hit_scaling.py --variants hit --equal-pixels
+    python -m benchmarks.hit_scaling            # ~ a few minutes on a 2-core CPU
+    python -m benchmarks.hit_scaling --sizes 64 128 256 --repeats 5
+    python -m benchmarks.hit_scaling --variants hit --equal-pixels
 
 Batch 1 (the default) measures latency per image; small maps then fit in the CPU caches
 and look cheaper per pixel than large ones. ``--equal-pixels`` runs every size with the

@@ -1,6 +1,6 @@
 """HiT's training step (the hit-32 preset) with this checkout's code next to an older commit's, in one run.
 
-Run:  python benchmarks/hit_speed.py [--base 39d5d0f] [--repeats 5] [--steps 8] [--precision fp32] [--threads 1]
+Run:  python -m benchmarks.hit_speed [--base 39d5d0f] [--repeats 5] [--steps 8] [--precision fp32] [--threads 1]
 The base commit's ``src`` is unpacked (``git archive``) into a temporary folder. Each round runs one
 subprocess per code version, alternating, that builds the hit-32 trainer (seed 0, built-in data),
 runs two warm-up steps and times ``--steps`` steps (lazy R1 on every 16th, as in training); the
@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def worker(precision: str, steps: int, threads: int) -> None:
@@ -70,7 +69,7 @@ def main() -> None:
     if args.worker:
         worker(args.precision, args.steps, args.threads)
         return
-    from common import machine_details, print_table, write_json
+    from benchmarks.common import machine_details, print_table, write_json
 
     with tempfile.TemporaryDirectory() as tmp:
         base_src = Path(tmp) / "base"

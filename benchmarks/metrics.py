@@ -1,6 +1,6 @@
 """Feature-extraction throughput of sahit's extractors, and the cost of one 2048-d FID.
 
-    python benchmarks/metrics.py [--device cpu] [--repeats 5] [--inception-weights FILE]
+    python -m benchmarks.metrics [--device cpu] [--repeats 5] [--inception-weights FILE]
 
 Inception runs on random weights unless a weights file is given (speed does not depend on
 the weights). Prints a table and writes benchmarks/results/metrics.json.

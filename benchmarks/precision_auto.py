@@ -1,6 +1,6 @@
 """precision=auto's choice and speed next to fp32 and bf16, per model family, on this machine.
 
-Run:  python benchmarks/precision_auto.py [--presets quickstart sagan-cifar10 hit-32] [--repeats 5] [--threads 1]
+Run:  python -m benchmarks.precision_auto [--presets quickstart sagan-cifar10 hit-32] [--repeats 5] [--threads 1]
 Builds one trainer per (training preset, precision) and times training steps (n_dis D steps + one
 G step, R1 where the preset has it) in rounds that alternate between the precisions, so load on a
 shared machine hits all of them alike; reports the median seconds per step. sagan-cifar10 runs at
@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine_details, print_markdown_table, print_table, write_json  # noqa: E402
-
-from sahit.models import model_config  # noqa: E402
-from sahit.training import Trainer  # noqa: E402
-from sahit.training.config import config_from_dict, load_preset  # noqa: E402
-from sahit.training.precision import cpu_bf16_flags, resolve_precision  # noqa: E402
+from benchmarks.common import machine_details, print_markdown_table, print_table, write_json
+from sahit.models import model_config
+from sahit.training import Trainer
+from sahit.training.config import config_from_dict, load_preset
+from sahit.training.precision import cpu_bf16_flags, resolve_precision
 
 SMALLER = {"sagan-cifar10": {"model_args": {"g_width": 64, "d_width": 64}, "batch_size": 32}}
 PRECISIONS = ("fp32", "bf16", "auto")

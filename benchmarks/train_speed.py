@@ -1,8 +1,8 @@
 """Training and sampling speed of sahit's trainer, FLOPs per iteration and fraction of matmul peak.
 
-One iteration = ``n_dis`` D steps + one G step through ``Trainer.train_step`` (as
-benchmarks/train_step.py). Each model is built from its YAML preset with ``prepare_run`` (so
-hit-32 trains with its own recipe: logistic loss + R1), and timed in several variants:
+One iteration = ``n_dis`` D steps + one G step through ``Trainer.train_step``. Each model is built from
+its YAML preset with ``prepare_run`` (so hit-32 trains with its own recipe: logistic loss + R1), and
+timed in several variants:
 fp32 / bf16 autocast, channels_last on/off, eager / ``torch.compile`` (compile time excluded:
 every variant is warmed up first; a failed compile is recorded in the table, not raised).
 
@@ -24,9 +24,9 @@ backward actually executed: matmuls, convolutions, attention). Achieved FLOP/s a
 with this machine's matmul peak measured in the same run (large square matmuls): fp32 rows
 against the fp32 peak, bf16 rows against the bf16 peak.
 
-Run:  python benchmarks/train_speed.py --quick                     (a few minutes)
-      python benchmarks/train_speed.py                             (all models and variants)
-      python benchmarks/train_speed.py --models sagan-cifar10 --variants fp32 bf16 bf16+compile
+Run:  python -m benchmarks.train_speed --quick                     (a few minutes)
+      python -m benchmarks.train_speed                             (all models and variants)
+      python -m benchmarks.train_speed --models sagan-cifar10 --variants fp32 bf16 bf16+compile
 Writes benchmarks/results/train_speed.json and prints plain and markdown tables.
 """
 
@@ -48,13 +48,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine_details, print_markdown_table, print_table, write_json  # noqa: E402
-from flops import conv_share, count_flops, matmul_peak  # noqa: E402
-
-from sahit.layers import SelfAttention2d  # noqa: E402
-from sahit.models import build  # noqa: E402
-from sahit.training import Trainer, prepare_run  # noqa: E402
+from benchmarks.common import machine_details, print_markdown_table, print_table, write_json
+from benchmarks.flops import conv_share, count_flops, matmul_peak
+from sahit.layers import SelfAttention2d
+from sahit.models import build
+from sahit.training import Trainer, prepare_run
 
 # Per model: training batch, sampling (n, batch_size), and fixed overrides of its preset.
 MODELS: dict[str, dict[str, Any]] = {
@@ -172,7 +170,7 @@ def warm_up(runner: Runner) -> None:
     try:
         for _ in range(runner.warmup):
             runner.step()
-    except Exception as exc:  # noqa: BLE001 - a failed compile is a result, not a crash
+    except Exception as exc:
         runner.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
         traceback.print_exc(limit=3)
     runner.warmup_s = time.perf_counter() - t0
@@ -187,7 +185,7 @@ def timed_rounds(runners: list[Runner], repeats: int, log: Callable[[str], None]
             t0, c0 = time.perf_counter(), time.process_time()
             try:
                 runner.step()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 runner.error = f"{type(exc).__name__}: {exc}"[:300]
                 continue
             runner.times.append(time.perf_counter() - t0)
@@ -239,7 +237,7 @@ def benchmark_model(model: str, args: argparse.Namespace, tmp: Path,
         try:
             runner, trainer = make_trainer_runner(model, variant, batch, tmp, extra, args.warmup,
                                                   args.compile_warmup)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             failed = Runner(variant, lambda: None, batch, VARIANTS[variant]["precision"], 0)
             failed.error = f"{type(exc).__name__}: {exc}"[:300]
             runners.append(failed)
@@ -414,7 +412,7 @@ def main() -> None:
         print()
     print_markdown_table(peak_rows, peak_cols)
     write_json(args.out, {
-        "command": "python benchmarks/train_speed.py " + " ".join(sys.argv[1:]),
+        "command": "python -m benchmarks.train_speed " + " ".join(sys.argv[1:]),
         "machine_start": machine_start, "loadavg_end": _loadavg(), "seconds": time.perf_counter() - t_start,
         "repeats": args.repeats, "warmup": args.warmup, "compile_warmup": args.compile_warmup, "peak": {"before": peak_before, "after": peak_after},
         "rows": rows, "sampling": samples, "models": infos,

@@ -11,8 +11,8 @@ for G and D, Adam (0, 0.9), EMA 0.99) at width 32. G's blocks produce 8x8 and 16
 16x16 block; and at each place a residual block with attention's exact parameter count
 (``model.attn_block=residual``).
 
-Run:    python experiments/attention_placement.py                       (defaults below)
-        python experiments/attention_placement.py --steps 300 --seeds 0 (a quick look)
+Run:    python -m experiments.attention_placement                       (defaults below)
+        python -m experiments.attention_placement --steps 300 --seeds 0 (a quick look)
 Writes: experiments/results/attention_placement.json; runs under experiments/runs/.
 
 Budget: 5 arms x 2 seeds x 2000 steps, batch 32, FID of 2000 samples 4 times per run and at the
@@ -21,11 +21,7 @@ end. About 4 minutes per run with one thread beside another experiment: 40 minut
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SAGAN_PRESET, Arm, sagan_experiment_main, sagan_overrides  # noqa: E402
+from experiments.common import SAGAN_PRESET, Arm, sagan_experiment_main, sagan_overrides
 
 NAME = "attention_placement"
 CLAIM = ("SAGAN Table 1: attention at larger feature maps helps more, and beats a residual block with "

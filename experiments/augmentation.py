@@ -22,8 +22,8 @@ index.json there):
 FID during training (--eval-points times per run) is against the 5,000 training images; the final FID
 of each run (--eval-n samples of the EMA generator) is against the held-out reference.
 
-Run:    python experiments/augmentation.py
-        python experiments/augmentation.py --steps 100 --seeds 0 --eval-points 2   (a quick look)
+Run:    python -m experiments.augmentation
+        python -m experiments.augmentation --steps 100 --seeds 0 --eval-points 2   (a quick look)
         (two arms at once: --arms none --json A.json & --arms diffaug --json B.json, then the plain
         command again: it finds every run finished and writes the combined JSON)
 Writes: experiments/results/augmentation.json; runs under experiments/runs/.
@@ -41,11 +41,9 @@ import hashlib
 import json
 import os
 import random
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Arm, add_common_args, run_experiment, sagan_overrides, write_json_atomic  # noqa: E402
+from experiments.common import Arm, add_common_args, run_experiment, sagan_overrides, write_json_atomic
 
 NAME = "augmentation"
 CLAIM = ("DiffAugment (Zhao et al. 2020): on 10% of CIFAR-10, augment=diffaug:color,translation,cutout on every "

@@ -23,8 +23,8 @@ The first four run --steps G steps each. The two timed arms get ``seconds / step
 the step time measured on a few steps before they start (recorded in the JSON and in
 OUT/hit_ingredients/probes.json, so a resumed experiment keeps its step counts).
 
-Run:    python experiments/hit_ingredients.py
-        python experiments/hit_ingredients.py --steps 100 --seconds 30 --seeds 0   (a quick look)
+Run:    python -m experiments.hit_ingredients
+        python -m experiments.hit_ingredients --steps 100 --seconds 30 --seeds 0   (a quick look)
 Writes: experiments/results/hit_ingredients.json; runs under experiments/runs/.
 
 Budget: 4 arms x 2 seeds x 400 steps + 2 arms x 2 seeds x 120 s, batch 32, FID of 2000 samples
@@ -35,18 +35,15 @@ thread while three other trainings share the 2 cores; about 40 minutes in all.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESOLUTION, SAGAN_PRESET, Arm, add_common_args, run_experiment, sagan_overrides  # noqa: E402
+from experiments.common import RESOLUTION, SAGAN_PRESET, Arm, add_common_args, run_experiment, sagan_overrides
 
 NAME = "hit_ingredients"
 CLAIM = ("HiT Table 5: multi-axis attention beats regional-only and dilated-only attention, and cross-attention "
          "to the latent tokens helps; HiT vs SAGAN at equal CPU time")
 
 
-# The official recipe as configs/hit-32.yaml held it when these results were measured; pinned here so
+# The official recipe as src/sahit/configs/hit-32.yaml held it when these results were measured; pinned here so
 # that tuning the CPU preset later does not change what this experiment runs.
 HIT_RECIPE = ["loss=logistic", "r1_gamma=10", "r1_every=1", "bcr_weight=0", "lr_g=1e-4", "lr_d=1e-4",
               "betas_g=[0, 0.99]", "betas_d=[0, 0.99]", "n_dis=1", "lr_decay_start=1.0", "channels_last=false",

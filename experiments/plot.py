@@ -5,9 +5,9 @@ and symmetry error per arm (bar: mean over seeds, error bar: seed-to-seed standa
 dots: the seeds). For experiments in CURVES: ``repro-NAME-fid.png``, FID over G steps per arm
 (thin: each seed, thick: their mean).
 
-Run:    python experiments/plot.py                       (writes docs/repro-*.png)
-        python experiments/plot.py --markdown            (and prints the tables of docs/reproductions.md)
-        python experiments/plot.py results/a.json --out /tmp/figs
+Run:    python -m experiments.plot                       (writes docs/repro-*.png)
+        python -m experiments.plot --markdown            (and prints the tables of docs/reproductions.md)
+        python -m experiments.plot results/a.json --out /tmp/figs
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ are measured interleaved in one process (``interleaved_step_times``; the machine
 runs' own wall times are noisy), and the slower arm's FID curve is read (linearly interpolated) at the
 step it would have reached in the time the faster arm took for --steps.
 
-Run:    python experiments/reuse_fake.py --data /path/to/cifar10/train
-        python experiments/reuse_fake.py --data ... --steps 100 --seeds 0 --eval-points 2   (a quick look)
+Run:    python -m experiments.reuse_fake --data /path/to/cifar10/train
+        python -m experiments.reuse_fake --data ... --steps 100 --seeds 0 --eval-points 2   (a quick look)
 Writes: experiments/results/reuse_fake.json; runs under experiments/runs/.
 Lanes:  seeds may run in parallel processes (``--seeds 0 --json /tmp/a.json`` and ``--seeds 1 ...``); a
         last invocation with all seeds finds every run finished and writes the combined JSON.
@@ -34,13 +34,11 @@ import argparse
 import itertools
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Arm, add_common_args, run_experiment, write_json_atomic  # noqa: E402
+from experiments.common import Arm, add_common_args, run_experiment, write_json_atomic
 
 NAME = "reuse_fake"
 CLAIM = ("reuse_fake=true (G's loss on the D step's fakes) saves a G forward per step; the references draw "

@@ -17,8 +17,8 @@ Every arm runs the same number of G steps (the paper's x axis); each run's JSON 
 wall time too, so the cost of 5:1 shows. FID is logged every steps / eval_points steps. (The
 overrides spell the rates 0.0001, not 1e-4, which YAML reads as a string.)
 
-Run:    python experiments/stabilization.py
-        python experiments/stabilization.py --steps 200 --seeds 0 --eval-points 4   (a quick look)
+Run:    python -m experiments.stabilization
+        python -m experiments.stabilization --steps 200 --seeds 0 --eval-points 4   (a quick look)
 Writes: experiments/results/stabilization.json; runs under experiments/runs/.
 
 Budget: 4 arms x 2 seeds x 2000 G steps, batch 32, 10 FID evaluations of 2000 samples per run.
@@ -28,11 +28,7 @@ minutes in all.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SAGAN_PRESET, Arm, sagan_experiment_main, sagan_overrides  # noqa: E402
+from experiments.common import SAGAN_PRESET, Arm, sagan_experiment_main, sagan_overrides
 
 NAME = "stabilization"
 CLAIM = ("SAGAN section 4 / Figure 3: spectral norm on G and D plus TTUR (lr_d = 4 lr_g, 1:1 updates) "

@@ -331,7 +331,7 @@ def _reuse_fake_section() -> list[str]:
     lines = [
         "## What `reuse_fake` costs and buys",
         "",
-        (f"`python experiments/reuse_fake.py --data CIFAR10_TRAIN_FOLDER` ({data['budget']['steps']} G steps, "
+        (f"`python -m experiments.reuse_fake --data CIFAR10_TRAIN_FOLDER` ({data['budget']['steps']} G steps, "
          f"batch {data['budget']['batch_size']}, sagan-cifar10 at width {data['budget']['width']}, seeds "
          f"{', '.join(str(s) for s in data['budget']['seeds'])}, FID of {data['budget']['eval_n']} samples with a "
          "CIFAR-10 domain feature extractor; experiments/results/reuse_fake.json):"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .models.registry import suggest
+from ._suggest import suggest
 
 Tensor = torch.Tensor
 

@@ -1,29 +1,13 @@
 """experiments/augmentation.py: its arms are valid configs; its CIFAR-10 splits are balanced and disjoint."""
 
-import importlib.util
+import importlib
 import json
-import sys
-from pathlib import Path
 
 from sahit.training.config import config_from_dict, load_preset, merge, parse_overrides
 
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
-
 
 def load_script():
-    saved = sys.modules.pop("common", None)
-    sys.path.insert(0, str(EXPERIMENTS))
-    try:
-        spec = importlib.util.spec_from_file_location("experiments_augmentation", EXPERIMENTS / "augmentation.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(EXPERIMENTS))
-        sys.modules.pop("common", None)
-        if saved is not None:
-            sys.modules["common"] = saved
+    return importlib.import_module("experiments.augmentation")
 
 
 def test_arms_are_valid_configs_that_differ_only_in_augment():

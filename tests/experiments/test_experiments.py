@@ -2,7 +2,7 @@
 a rerun skips finished runs, an interrupted run resumes, the plots are written."""
 
 import argparse
-import importlib.util
+import importlib
 import json
 import math
 import os
@@ -27,26 +27,14 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def load(name: str):
-    """Import experiments/NAME.py (and its ``common``) without leaving ``common`` in sys.modules."""
-    saved = sys.modules.pop("common", None)
-    sys.path.insert(0, str(EXPERIMENTS))
-    try:
-        spec = importlib.util.spec_from_file_location(f"experiments_{name}", EXPERIMENTS / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(EXPERIMENTS))
-        sys.modules.pop("common", None)
-        if saved is not None:
-            sys.modules["common"] = saved
+    """The module experiments/NAME.py (the repository root is on sys.path: pytest's ``pythonpath``)."""
+    return importlib.import_module(f"experiments.{name}")
 
 
 def run(script: str, *args: str, timeout: float = 300) -> str:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(EXPERIMENTS / f"{script}.py"), *args], capture_output=True,
-                          text=True, env=env, timeout=timeout)
+    proc = subprocess.run([sys.executable, "-m", f"experiments.{script}", *args], capture_output=True,
+                          text=True, env=env, timeout=timeout, cwd=EXPERIMENTS.parent)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout
 
@@ -200,11 +188,12 @@ def test_every_arm_of_every_script(tmp_path, script, names):
 
 @pytest.mark.slow
 def test_sigterm_stops_the_runner_with_a_checkpoint_and_the_rerun_resumes(tmp_path):
-    args = [sys.executable, str(EXPERIMENTS / "stabilization.py"), *TINY, "--width", "8", "--steps", "400",
+    args = [sys.executable, "-m", "experiments.stabilization", *TINY, "--width", "8", "--steps", "400",
             "--eval-points", "0", "--arms", "sn_gd_ttur", "--out", str(tmp_path / "runs"),
             "--json", str(tmp_path / "s.json")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            cwd=EXPERIMENTS.parent)
     ckpts = tmp_path / "runs" / "stabilization" / "sn_gd_ttur" / "seed0" / "checkpoints"
     deadline = time.monotonic() + 120
     while not list(ckpts.glob("ckpt-*.pt")) and time.monotonic() < deadline:  # the first checkpoint: step 80

@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+import importlib
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "reuse_fake.py"
 
 
 @pytest.fixture(scope="module")
 def reuse_fake():
-    """Import the script (and its ``common``) without leaving ``common`` in sys.modules."""
-    saved = sys.modules.pop("common", None)
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        spec = importlib.util.spec_from_file_location("experiments_reuse_fake", SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-        sys.modules.pop("common", None)
-        if saved is not None:
-            sys.modules["common"] = saved
+    """The script as a module (the repository root is on sys.path: pytest's ``pythonpath``)."""
+    return importlib.import_module("experiments.reuse_fake")
 
 
 def test_fid_at_interpolates_linearly(reuse_fake):

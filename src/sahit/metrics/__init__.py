@@ -10,7 +10,8 @@ Low level, on features (numpy arrays or torch tensors, computed in float64)::
 High level, on images: ``load_extractor("inception" | path)``, ``compute_reference_stats``,
 ``save_stats`` / ``load_stats``, ``evaluate_generator`` and ``evaluate_images`` (any folder or
 npz of images), whose results record sample counts, reference set, extractor and weights hash
-beside every number.
+beside every number. The metrics are a registry (``register_metric``, ``get_metric``): each has a
+name, a function of the features, what it needs and whether lower is better.
 """
 
 from .domain import DomainExtractor, fit_domain_extractor, load_domain_extractor, save_domain_extractor
@@ -26,13 +27,15 @@ from .evaluate import (
     extract_features,
     truncation_sweep,
 )
-from .extractor import FeatureExtractor, load_extractor
+from .extractor import FeatureExtractor
 from .fid import fid_from_features, frechet_distance, intra_fid, per_class_fid
 from .images import load_images
 from .inception import load_inception, resolve_inception_weights
 from .inception_score import inception_score
 from .kid import kernel_inception_distance
+from .loading import load_extractor
 from .prdc import density_coverage, precision_recall
+from .registry import Metric, MetricInputs, get_metric, lower_is_better, register_metric
 from .stats import FeatureStats, ReferenceStats, load_stats, save_stats
 
 __all__ = [
@@ -57,6 +60,11 @@ __all__ = [
     "save_domain_extractor",
     "load_domain_extractor",
     "METRICS",
+    "Metric",
+    "MetricInputs",
+    "register_metric",
+    "get_metric",
+    "lower_is_better",
     "MetricResult",
     "FeatureSet",
     "extract_features",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,13 +15,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from .evaluate import DEFAULT_METRICS, METRICS, MetricResult
+from .evaluate import DEFAULT_METRICS, METRICS
+from .registry import MetricResult, check_metrics, default_metric_names, get_metric
 
 Handler = Callable[[argparse.Namespace], int]
 
 
 def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     """Add ``features``, ``stats`` and ``eval`` to the ``sahit`` parser; returns their handlers."""
+    _add_features_parser(subparsers)
+    _add_stats_parser(subparsers)
+    _add_eval_parser(subparsers)
+    return {"stats": run_stats, "eval": run_eval}
+
+
+def _add_features_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("features", help="feature extractors for the metrics (fit a domain extractor)")
     sub = p.add_subparsers(dest="features_command", metavar="ACTION", required=True)
     fit = sub.add_parser(
@@ -41,6 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     fit.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
     fit.set_defaults(func=run_features_fit)
 
+
+def _add_stats_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "stats",
         help="compute reference statistics of a data set (.npz)",
@@ -60,6 +69,8 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run_stats)
 
+
+def _add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "eval",
         help="evaluate a trained generator or any images: FID, IS, KID, precision/recall, intra-FID",
@@ -89,7 +100,6 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-ema", action="store_true", help="evaluate the raw generator instead of its EMA")
     p.set_defaults(func=run_eval)
-    return {"stats": run_stats, "eval": run_eval}
 
 
 def _add_extractor_args(p: argparse.ArgumentParser) -> None:
@@ -106,7 +116,7 @@ def _device(args: argparse.Namespace) -> str:
 
 
 def _extractor(args: argparse.Namespace) -> Any:
-    from .extractor import load_extractor
+    from .loading import load_extractor
 
     return load_extractor(args.features, device=_device(args), weights=args.inception_weights,
                           allow_download=args.download)
@@ -152,36 +162,7 @@ def run_stats(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    import sahit
-
-    from .evaluate import evaluate_generator, evaluate_images
-    from .images import load_images
-
-    if args.images is not None:
-        if args.truncation is not None:
-            raise ValueError("--truncation samples a generator (--run); --images are scored as they are")
-        images = load_images(args.images)
-        labelled = bool(getattr(images, "num_classes", 0))
-        metrics = _metric_list(args.metrics, labelled)
-        resolution = int(images[0][0].shape[-1])
-        if args.ref is None and args.data is None:
-            raise ValueError("--images needs a reference: --ref STATS.npz or --ref DATA")
-        extractor = _extractor(args)
-        reference = _reference(args.ref or args.data, resolution, extractor, args)
-        results = evaluate_images(images, reference, extractor, metrics, batch_size=args.batch_size, seed=args.seed,
-                                  device=_device(args))
-        source = Path(args.images)
-        default_out = source / "metrics.json" if source.is_dir() else source.with_suffix(".metrics.json")
-        header = {"images": str(args.images), "labelled": labelled}
-    else:
-        G = sahit.load(args.run, ema=not args.no_ema, device=_device(args))
-        metrics = _metric_list(args.metrics, bool(G.num_classes))
-        extractor = _extractor(args)
-        reference = _reference(args.ref or args.data or _run_data(Path(args.run)), G.resolution, extractor, args)
-        results = evaluate_generator(G, reference, extractor, metrics, n=args.n, batch_size=args.batch_size,
-                                     seed=args.seed, truncation=args.truncation, device=_device(args))
-        default_out = _run_folder(Path(args.run)) / "metrics.json"
-        header = {"run": str(args.run), "ema": not args.no_ema, "truncation": args.truncation}
+    results, reference, default_out, header = _eval_images(args) if args.images is not None else _eval_run(args)
     out = Path(args.out) if args.out else default_out
     payload = {
         **header,
@@ -196,12 +177,48 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_images(args: argparse.Namespace) -> tuple[dict[str, MetricResult], Any, Path, dict[str, Any]]:
+    """``sahit eval --images``: (results, reference, default output path, header of the JSON)."""
+    from .evaluate import evaluate_images
+    from .images import load_images
+
+    if args.truncation is not None:
+        raise ValueError("--truncation samples a generator (--run); --images are scored as they are")
+    images = load_images(args.images)
+    labelled = bool(getattr(images, "num_classes", 0))
+    metrics = _metric_list(args.metrics, labelled)
+    resolution = int(images[0][0].shape[-1])
+    if args.ref is None and args.data is None:
+        raise ValueError("--images needs a reference: --ref STATS.npz or --ref DATA")
+    extractor = _extractor(args)
+    reference = _reference(args.ref or args.data, resolution, extractor, args)
+    results = evaluate_images(images, reference, extractor, metrics, batch_size=args.batch_size, seed=args.seed,
+                              device=_device(args))
+    source = Path(args.images)
+    default_out = source / "metrics.json" if source.is_dir() else source.with_suffix(".metrics.json")
+    return results, reference, default_out, {"images": str(args.images), "labelled": labelled}
+
+
+def _eval_run(args: argparse.Namespace) -> tuple[dict[str, MetricResult], Any, Path, dict[str, Any]]:
+    """``sahit eval --run``: (results, reference, default output path, header of the JSON)."""
+    import sahit
+
+    from .evaluate import evaluate_generator
+
+    G = sahit.load(args.run, ema=not args.no_ema, device=_device(args))
+    metrics = _metric_list(args.metrics, bool(G.num_classes))
+    extractor = _extractor(args)
+    reference = _reference(args.ref or args.data or _run_data(Path(args.run)), G.resolution, extractor, args)
+    results = evaluate_generator(G, reference, extractor, metrics, n=args.n, batch_size=args.batch_size,
+                                 seed=args.seed, truncation=args.truncation, device=_device(args))
+    header = {"run": str(args.run), "ema": not args.no_ema, "truncation": args.truncation}
+    return results, reference, _run_folder(Path(args.run)) / "metrics.json", header
+
+
 def _metric_list(spec: str | None, labelled: bool) -> list[str]:
     """``--metrics`` as a list; by default every default metric, intra-FID only with classes."""
-    from .evaluate import check_metrics
-
     if spec is None:
-        return [m for m in DEFAULT_METRICS if m != "ifid" or labelled]
+        return [m for m in default_metric_names() if labelled or "labels" not in get_metric(m).needs]
     return list(check_metrics([m.strip() for m in spec.split(",") if m.strip()]))
 
 
@@ -254,9 +271,3 @@ def format_table(results: dict[str, MetricResult]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
-
-if __name__ == "__main__":  # pragma: no cover - for quick manual runs: python -m sahit.metrics.commands
-    parser = argparse.ArgumentParser(prog="sahit-metrics")
-    register(parser.add_subparsers(dest="command", required=True))
-    parsed = parser.parse_args()
-    sys.exit(parsed.func(parsed))

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,29 +149,17 @@ def fit_domain_extractor(
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.2)
     net.train()
-    start, step, correct, seen, loss_value = time.perf_counter(), 0, 0, 0, float("nan")
+    start, correct, seen, loss_value = time.perf_counter(), 0, 0, float("nan")
     with tqdm(total=steps, desc="fit domain extractor", disable=not progress, leave=False) as bar:
-        while step < steps:
-            for images, labels in loader:
-                labels = torch.as_tensor(labels, dtype=torch.long, device=device)
-                if labels.min() < 0 or labels.max() >= num_classes:
-                    lo, hi = int(labels.min()), int(labels.max())
-                    raise ValueError(f"labels must be in 0..{num_classes - 1}, got {lo}..{hi}")
-                x = extractor.extract(to_uint8(images))  # resize + same pre-processing as evaluation
-                loss = F.cross_entropy(x[1], labels)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-                step += 1
-                loss_value = loss.item()
-                if step > steps * 3 // 4:  # accuracy over the last quarter of training
-                    correct += int((x[1].argmax(1) == labels).sum())
-                    seen += len(labels)
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss_value:.3f}")
-                if step == steps:
-                    break
+        for step, (images, labels) in enumerate(_batches(loader, steps), 1):
+            labels = torch.as_tensor(labels, dtype=torch.long, device=device)
+            logits, loss_value = _fit_step(extractor, optimizer, images, labels, num_classes)
+            schedule.step()
+            if step > steps * 3 // 4:  # accuracy over the last quarter of training
+                correct += int((logits.argmax(1) == labels).sum())
+                seen += len(labels)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_value:.3f}")
     extractor.eval()
     extractor.info = {
         "data": data_name,
@@ -183,6 +172,33 @@ def fit_domain_extractor(
         "seconds": round(time.perf_counter() - start, 1),
     }
     return extractor
+
+
+def _batches(loader: DataLoader, steps: int) -> Iterator[Any]:
+    """``steps`` batches of ``loader``, starting a new epoch whenever one ends."""
+    step = 0
+    while True:
+        for batch in loader:
+            yield batch
+            step += 1
+            if step == steps:
+                return
+
+
+def _fit_step(
+    extractor: DomainExtractor, optimizer: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,
+    num_classes: int,
+) -> tuple[torch.Tensor, float]:
+    """One cross-entropy step of the extractor's classifier; returns (logits, loss)."""
+    if labels.min() < 0 or labels.max() >= num_classes:
+        lo, hi = int(labels.min()), int(labels.max())
+        raise ValueError(f"labels must be in 0..{num_classes - 1}, got {lo}..{hi}")
+    logits = extractor.extract(to_uint8(images))[1]  # resize + same pre-processing as evaluation
+    loss = F.cross_entropy(logits, labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return logits, loss.item()
 
 
 def save_domain_extractor(extractor: DomainExtractor, path: str | Path) -> Path:

@@ -7,11 +7,9 @@ features and returns one :class:`MetricResult` per number, each carrying its pro
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,53 +18,19 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
-from .extractor import FeatureExtractor, load_extractor
-from .fid import fid_from_features, frechet_distance, per_class_fid
-from .inception_score import inception_score
-from .kid import kernel_inception_distance
-from .prdc import density_coverage, precision_recall
-from .stats import FeatureStats, ReferenceStats, load_stats, save_stats
+from .extractor import FeatureExtractor
+from .loading import load_extractor
+from .registry import MetricInputs, MetricResult, check_metrics, default_metric_names, get_metric, metric_names, needing
+from .stats import FeatureSet, FeatureStats, ReferenceStats, load_stats, save_stats
 
-METRICS = ("fid", "is", "kid", "pr", "dc", "ifid")
-DEFAULT_METRICS = ("fid", "is", "kid", "pr", "ifid")
-NEEDS_FEATURES = {"kid", "pr", "dc", "ifid"}  # metrics that need every feature vector, not only mu / sigma
+METRICS = metric_names()
+DEFAULT_METRICS = default_metric_names()
+NEEDS_FEATURES = set(needing("features", METRICS))  # metrics that need every feature vector, not only mu / sigma
 
 
 def default_cache_dir() -> Path:
     """Where cached reference statistics live: ``$SAHIT_CACHE/stats`` or ``~/.cache/sahit/stats``."""
     return Path(os.environ.get("SAHIT_CACHE", Path.home() / ".cache" / "sahit")) / "stats"
-
-
-@dataclass
-class MetricResult:
-    """One number and where it comes from."""
-
-    metric: str  # "fid", "is", "kid", "precision", "recall", "density", "coverage", "ifid"
-    value: float
-    std: float | None  # spread over splits / subsets where the metric has one
-    n_samples: int  # generated (or evaluated) samples
-    n_reference: int | None  # reference samples (None for IS, which has no reference)
-    reference: str  # reference set name (data spec, split, resolution)
-    extractor: str
-    weights_hash: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclass
-class FeatureSet:
-    """Features of one image set: streaming mean / covariance, and optionally every vector."""
-
-    stats: FeatureStats
-    features: np.ndarray | None  # (N, D) float32
-    logits: np.ndarray | None  # (N, K) float32
-    labels: np.ndarray | None  # (N,) int64
-
-    @property
-    def n(self) -> int:
-        return self.stats.n
 
 
 class Shard(Protocol):
@@ -258,22 +222,6 @@ def cached_reference_stats(
     return stats
 
 
-def check_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
-    """Validate metric names (``fid``, ``is``, ``kid``, ``pr``, ``dc``, ``ifid``)."""
-    metrics = tuple(metrics)
-    for m in metrics:
-        if m not in METRICS:
-            raise ValueError(f"unknown metric {m!r}: choose from {', '.join(METRICS)}")
-    if not metrics:
-        raise ValueError(f"no metrics requested: choose from {', '.join(METRICS)}")
-    return metrics
-
-
-def reference_name(reference: ReferenceStats) -> str:
-    meta = reference.meta
-    return f"{meta.get('data') or '?'}:{meta.get('split', '?')}@{meta.get('resolution', '?')}px"
-
-
 def evaluate_features(
     reference: ReferenceStats,
     fake: FeatureSet,
@@ -295,52 +243,16 @@ def evaluate_features(
             f"(weights {extractor.weights_hash[:12]}...): "
             "recompute them with the same extractor"
         )
-    if NEEDS_FEATURES & set(metrics) and reference.features is None:
+    if needing("features", metrics) and reference.features is None:
         raise ValueError(
-            f"{', '.join(sorted(NEEDS_FEATURES & set(metrics)))} need the reference's feature vectors, "
+            f"{', '.join(sorted(set(needing('features', metrics))))} need the reference's feature vectors, "
             "which these statistics do not keep: recompute them with keep_features=True"
         )
-    common = dict(
-        n_samples=fake.n,
-        reference=reference_name(reference),
-        extractor=extractor.name,
-        weights_hash=extractor.weights_hash,
-    )
+    inputs = MetricInputs(reference, fake, extractor, is_splits, kid_subsets, kid_subset_size, seed)
     results: dict[str, MetricResult] = {}
-    if "fid" in metrics:
-        if reference.features is not None and fake.features is not None and max(reference.n, fake.n) <= fake.stats.dim:
-            value = fid_from_features(reference.features, fake.features)  # few samples: exact low-rank route
-        else:
-            value = frechet_distance(reference.mu, reference.sigma, fake.stats.mean, fake.stats.covariance)
-        results["fid"] = MetricResult("fid", value, None, n_reference=reference.n, **common)
-    if "is" in metrics:
-        if fake.logits is None:
-            raise ValueError("the Inception Score needs the generated logits: extract with keep_logits=True")
-        mean, std = inception_score(fake.logits, splits=is_splits, from_logits=True)
-        results["is"] = MetricResult("is", mean, std, n_reference=None, details={"splits": is_splits}, **common)
-    if "kid" in metrics:
-        mean, std = kernel_inception_distance(
-            reference.features, fake.features, subsets=kid_subsets, subset_size=kid_subset_size, seed=seed
-        )
-        details = {"subsets": kid_subsets, "subset_size": min(kid_subset_size, reference.n, fake.n)}
-        results["kid"] = MetricResult("kid", mean, std, n_reference=reference.n, details=details, **common)
-    if "pr" in metrics:
-        precision, recall = precision_recall(reference.features, fake.features, k=3)
-        for name, value in (("precision", precision), ("recall", recall)):
-            results[name] = MetricResult(name, value, None, n_reference=reference.n, details={"k": 3}, **common)
-    if "dc" in metrics:
-        density, coverage = density_coverage(reference.features, fake.features, k=5)
-        for name, value in (("density", density), ("coverage", coverage)):
-            results[name] = MetricResult(name, value, None, n_reference=reference.n, details={"k": 5}, **common)
-    if "ifid" in metrics:
-        if reference.labels is None or fake.labels is None:
-            raise ValueError(
-                "intra-FID needs class labels on both sides: a labelled reference and a conditional generator"
-            )
-        per_class = per_class_fid(reference.features, reference.labels, fake.features, fake.labels)
-        value = float(np.mean(list(per_class.values())))
-        details = {"per_class": {str(c): v for c, v in per_class.items()}}
-        results["ifid"] = MetricResult("ifid", value, None, n_reference=reference.n, details=details, **common)
+    for name in metric_names():  # registration order, whatever order they were asked in
+        if name in metrics:
+            results.update((r.metric, r) for r in get_metric(name).compute(inputs))
     return results
 
 
@@ -396,15 +308,15 @@ def evaluate_generator(
     g_res = getattr(G, "resolution", None)
     if ref_res is not None and g_res is not None and int(ref_res) != int(g_res):
         raise ValueError(f"the reference statistics are at {ref_res}px but the generator makes {g_res}px images")
-    if "ifid" in metrics and not getattr(G, "num_classes", 0):
+    if needing("labels", metrics) and not getattr(G, "num_classes", 0):
         raise ValueError("intra-FID needs a class-conditional generator; this one is unconditional")
     device = device or next(G.parameters()).device
     extractor = load_extractor(extractor, device=device)
     fake = extract_features(
         generated_batches(G, n, batch_size, seed, truncation, shard),
         extractor,
-        keep_features=bool(NEEDS_FEATURES & set(metrics)) or n <= extractor.feature_dim,
-        keep_logits="is" in metrics,
+        keep_features=bool(needing("features", metrics)) or n <= extractor.feature_dim,
+        keep_logits=bool(needing("logits", metrics)),
         total=len(shard_batches(n, batch_size, shard)),
         progress=progress,
         desc="generated",
@@ -459,7 +371,7 @@ def evaluate_images(
     if not isinstance(reference, ReferenceStats):
         reference = load_stats(reference)
     labelled = bool(getattr(images, "num_classes", 0))
-    if "ifid" in metrics and not labelled:
+    if needing("labels", metrics) and not labelled:
         raise ValueError("intra-FID needs labelled images: class subfolders, a sahit manifest.json or npz labels")
     n = len(images)  # type: ignore[arg-type]
     if n < 2:
@@ -472,8 +384,8 @@ def evaluate_images(
     fake = extract_features(
         ((x, y if labelled else None) for x, y in loader),
         extractor,
-        keep_features=bool(NEEDS_FEATURES & set(metrics)) or n <= extractor.feature_dim,
-        keep_logits="is" in metrics,
+        keep_features=bool(needing("features", metrics)) or n <= extractor.feature_dim,
+        keep_logits=bool(needing("logits", metrics)),
         total=len(loader),
         progress=progress,
         desc="images",

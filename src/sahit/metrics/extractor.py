@@ -1,4 +1,4 @@
-"""What every feature extractor shares, and ``load_extractor`` which builds one from a spec."""
+"""What every feature extractor shares (the base class and hashing helpers); :mod:`.loading` builds one from a spec."""
 
 from __future__ import annotations
 
@@ -68,36 +68,3 @@ def state_dict_sha256(state_dict: dict[str, torch.Tensor]) -> str:
         digest.update(f"{key}:{t.dtype}:{tuple(t.shape)};".encode())
         digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
-
-
-def load_extractor(
-    spec: str | Path | FeatureExtractor,
-    *,
-    device: str | torch.device | None = None,
-    weights: str | Path | None = None,
-    allow_download: bool = False,
-) -> FeatureExtractor:
-    """Build the extractor named by ``spec``.
-
-    ``"inception"``: the TF-compatible Inception v3 of published FID numbers (``weights`` is an
-    explicit weights file; see :func:`sahit.metrics.inception.resolve_inception_weights`).
-    A path: a domain extractor saved by :func:`sahit.metrics.domain.save_domain_extractor`.
-    An extractor instance is returned as is (moved to ``device`` if given).
-    """
-    if isinstance(spec, FeatureExtractor):
-        return spec if device is None else spec.to(device)
-    if str(spec) == "inception":
-        from .inception import load_inception
-
-        extractor: FeatureExtractor = load_inception(weights, allow_download=allow_download)
-    else:
-        path = Path(spec)
-        if not path.exists():
-            raise ValueError(
-                f"unknown feature extractor {str(spec)!r}: pass 'inception' or the path of a domain extractor "
-                "saved by `sahit features fit` (no such path)"
-            )
-        from .domain import load_domain_extractor
-
-        extractor = load_domain_extractor(path)
-    return extractor if device is None else extractor.to(device)

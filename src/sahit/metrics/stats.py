@@ -185,3 +185,17 @@ def load_stats(path: str | Path) -> ReferenceStats:
             labels=data["labels"] if "labels" in data.files else None,
             meta=meta,
         )
+
+
+@dataclass
+class FeatureSet:
+    """Features of one image set: streaming mean / covariance, and optionally every vector."""
+
+    stats: FeatureStats
+    features: np.ndarray | None  # (N, D) float32
+    logits: np.ndarray | None  # (N, K) float32
+    labels: np.ndarray | None  # (N,) int64
+
+    @property
+    def n(self) -> int:
+        return self.stats.n

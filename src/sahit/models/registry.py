@@ -9,12 +9,13 @@ either a preset or a family name.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
+
+from .._suggest import suggest
 
 
 @dataclass(frozen=True)
@@ -58,12 +59,6 @@ def family_of(name: str) -> Family | None:
     if name in _PRESETS:
         return _FAMILIES[_PRESETS[name].family]
     return _FAMILIES.get(name)
-
-
-def suggest(name: str, choices: list[str]) -> str:
-    """'; did you mean X?' for the nearest valid choice, or ''."""
-    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _resolve(name: str) -> tuple[Family, dict[str, Any]]:

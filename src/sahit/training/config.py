@@ -1,7 +1,7 @@
 """Training configuration: one dataclass, YAML presets, ``key=value`` overrides.
 
 YAML is parsed with ``yaml.safe_load`` (data only; nothing in a config is ever executed).
-A preset is ``configs/<name>.yaml`` shipped with the package, a path to a YAML file, or the
+A preset is ``src/sahit/configs/<name>.yaml`` shipped with the package, a path to a YAML file, or the
 name of a model preset. Every preset starts from its model family's recipe (``Family.recipe`` in
 the model registry: SAGAN's official code for ``sagan``, HiT's for ``hit``); a YAML's keys override it.
 docs/faithfulness.md shows each preset's resolved recipe against the papers and official code.

@@ -75,13 +75,6 @@ class DistContext:
             p.grad.copy_(flat[offset : offset + n].view_as(p.grad))
             offset += n
 
-    def broadcast_module(self, module: nn.Module) -> None:
-        """Make every rank start from rank 0's parameters and buffers."""
-        if not self.enabled:
-            return
-        for t in list(module.parameters()) + list(module.buffers()):
-            dist.broadcast(t.data, src=0)
-
     def gather_objects(self, obj: Any) -> list[Any]:
         """Every rank's ``obj``, in rank order (on every rank)."""
         if not self.enabled:

@@ -20,6 +20,7 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from ..metrics.registry import lower_is_better
 from .run_files import best_point, metric_points, read_log, run_folder, sample_grids
 
 MAX_SAMPLE_GRIDS = 8  # evenly spaced over training, plus the final grid
@@ -203,7 +204,7 @@ def _section_metrics(folder: Path, records: list[dict[str, Any]]) -> str:
             ax = fig.subplots()
             ax.plot([p[0] for p in values], [p[1] for p in values], "o-", color="#0072B2", label=metric.upper())
             ax.plot([best[0]], [best[1]], "*", ms=16, color="#D55E00", label=f"best: {best[1]:.4g} at step {best[0]}")
-            ax.set_title(f"{metric.upper()} over training ({'lower' if metric in ('fid', 'kid', 'ifid') else 'higher'}"
+            ax.set_title(f"{metric.upper()} over training ({'lower' if lower_is_better(metric) else 'higher'}"
                          " is better)")
             ax.set_xlabel("training step (G updates)")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))

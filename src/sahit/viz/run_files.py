@@ -13,14 +13,14 @@ from typing import Any
 
 from torch import nn
 
+from ..metrics.registry import lower_is_better, output_names
 from ..runs import CHECKPOINTS, EXPORT, EXPORT_CONFIG, final_step, latest_checkpoint, read_log, run_folder
 
 __all__ = ["METRIC_LOWER_IS_BETTER", "best_point", "load_discriminator", "metric_points", "read_log", "run_folder",
            "sample_grids"]
 
-# Metric names as `sahit eval` writes them, and whether lower is better.
-METRIC_LOWER_IS_BETTER = {"fid": True, "kid": True, "ifid": True, "is": False, "precision": False,
-                          "recall": False, "density": False, "coverage": False}
+# Metric names as `sahit eval` writes them, and whether lower is better (from the metric registry).
+METRIC_LOWER_IS_BETTER = {name: lower_is_better(name) for name in output_names()}
 _LOG_METRIC = re.compile(r"^(?:(?:eval|metrics?)[/_.])?(" + "|".join(METRIC_LOWER_IS_BETTER) + r")$")
 _STEP_IN_NAME = re.compile(r"(\d+)")
 

@@ -1,0 +1,1 @@
+"""Benchmark scripts (see README.md); run from the repository root as ``python -m benchmarks.NAME``."""

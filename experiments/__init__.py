@@ -1,0 +1,1 @@
+"""Paper-reproduction experiments (see README.md); run from the repository root as ``python -m experiments.NAME``."""

@@ -1,7 +1,7 @@
 """HiT's training step (the hit-32 preset) with this checkout's code next to an older commit's, in one run.
 
 Run:  python benchmarks/hit_speed.py [--base 39d5d0f] [--repeats 5] [--steps 8] [--precision fp32] [--threads 1]
-                                    [--compile]
+                                    [--compile [--compile-parts G|D|GD]]
 The base commit's ``src`` is unpacked (``git archive``) into a temporary folder. Each round runs one
 subprocess per code version, alternating, that builds the hit-32 trainer (seed 0, built-in data),
 runs two warm-up steps and times ``--steps`` steps (lazy R1 on every 16th, as in training); the
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def worker(precision: str, steps: int, threads: int, compile_: bool) -> None:
+def worker(precision: str, steps: int, threads: int, compile_: bool, parts: str = "GD") -> None:
     """Time the hit-32 training step of whatever ``sahit`` is on the path; print JSON."""
     import torch
 
@@ -43,6 +43,10 @@ def worker(precision: str, steps: int, threads: int, compile_: bool) -> None:
         values["compile"] = True
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(config_from_dict(values), tmp)
+        if "G" not in parts:  # run that network eagerly: its compiled wrapper is never called, so never built
+            trainer.G_run = trainer.G
+        if "D" not in parts:
+            trainer.D_run = trainer.D
         batches = trainer.batches()
         losses, times, cpu_times, warmup = [], [], [], []
         for i in range(2 + steps):
@@ -63,7 +67,7 @@ def run_version(src: Path, args: argparse.Namespace, compile_: bool = False, cac
     if cache is not None:
         env["TORCHINDUCTOR_CACHE_DIR"] = str(cache)
     cmd = [sys.executable, __file__, "--worker", "--precision", args.precision, "--steps", str(args.steps),
-           "--threads", str(args.threads)] + (["--compile"] if compile_ else [])
+           "--threads", str(args.threads)] + (["--compile", "--compile-parts", args.compile_parts] if compile_ else [])
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -76,10 +80,12 @@ def main() -> None:
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--compile", action="store_true", help="add a row: this checkout with compile=true")
+    parser.add_argument("--compile-parts", default="GD", choices=("G", "D", "GD"),
+                        help="which networks the compile row compiles (default both)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.precision, args.steps, args.threads, args.compile)
+        worker(args.precision, args.steps, args.threads, args.compile, args.compile_parts)
         return
     from common import machine_details, print_table, write_json
 
@@ -91,7 +97,8 @@ def main() -> None:
         subprocess.run(["tar", "-x", "-C", str(base_src)], input=archive, check=True)
         versions = {f"base {args.base}": (base_src / "src", False), "this checkout": (ROOT / "src", False)}
         if args.compile:
-            versions["this checkout, compile=true"] = (ROOT / "src", True)
+            parts = "" if args.compile_parts == "GD" else f" ({args.compile_parts} only)"
+            versions[f"this checkout, compile=true{parts}"] = (ROOT / "src", True)
         rounds: dict[str, list[float]] = {name: [] for name in versions}
         cpu_rounds: dict[str, list[float]] = {name: [] for name in versions}
         warmups: dict[str, list[float]] = {name: [] for name in versions}

@@ -1,11 +1,15 @@
 """HiT's training step (the hit-32 preset) with this checkout's code next to an older commit's, in one run.
 
 Run:  python -m benchmarks.hit_speed [--base 39d5d0f] [--repeats 5] [--steps 8] [--precision fp32] [--threads 1]
+                                     [--compile [--compile-parts G|D|GD]]
 The base commit's ``src`` is unpacked (``git archive``) into a temporary folder. Each round runs one
 subprocess per code version, alternating, that builds the hit-32 trainer (seed 0, built-in data),
 runs two warm-up steps and times ``--steps`` steps (lazy R1 on every 16th, as in training); the
 table shows the median over rounds of each round's median step. The subprocesses also report their
-first losses, so the table shows that both versions compute the same training run.
+first losses, so the table shows that both versions compute the same training run. With ``--compile``
+a third row runs this checkout with ``compile=true`` (torch.compile of G and D); its warm-up steps
+include the compilation: ``warmup_s_round1`` is the two warm-up steps of round 1, a cold compile
+(inductor's cache starts empty, in the temporary folder; later rounds reuse it).
 Writes benchmarks/results/hit_speed.json.
 """
 
@@ -24,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def worker(precision: str, steps: int, threads: int) -> None:
+def worker(precision: str, steps: int, threads: int, compile_: bool, parts: str = "GD") -> None:
     """Time the hit-32 training step of whatever ``sahit`` is on the path; print JSON."""
     import torch
 
@@ -34,25 +38,35 @@ def worker(precision: str, steps: int, threads: int) -> None:
     torch.set_num_threads(threads)
     values = load_preset("hit-32")
     values.update(precision=precision, progress=False, data_length=1024, device="cpu")
+    if compile_:  # the base commit's config may predate the key; only set it when asked
+        values["compile"] = True
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(config_from_dict(values), tmp)
+        if "G" not in parts:  # run that network eagerly: its compiled wrapper is never called, so never built
+            trainer.G_run = trainer.G
+        if "D" not in parts:
+            trainer.D_run = trainer.D
         batches = trainer.batches()
-        losses, times, cpu_times = [], [], []
+        losses, times, cpu_times, warmup = [], [], [], []
         for i in range(2 + steps):
             t0, c0 = time.perf_counter(), time.process_time()
             out = trainer.train_step(batches)
             trainer.step += 1
-            if i >= 2:
+            if i < 2:
+                warmup.append(time.perf_counter() - t0)
+            else:
                 times.append(time.perf_counter() - t0)
                 cpu_times.append(time.process_time() - c0)
             losses.append([float(out["loss_d"]), float(out["loss_g"])])
-    print(json.dumps({"times": times, "cpu_times": cpu_times, "losses": losses}))
+    print(json.dumps({"times": times, "cpu_times": cpu_times, "warmup": warmup, "losses": losses}))
 
 
-def run_version(src: Path, args: argparse.Namespace) -> dict:
+def run_version(src: Path, args: argparse.Namespace, compile_: bool = False, cache: Path | None = None) -> dict:
     env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": str(args.threads)}
+    if cache is not None:
+        env["TORCHINDUCTOR_CACHE_DIR"] = str(cache)
     cmd = [sys.executable, __file__, "--worker", "--precision", args.precision, "--steps", str(args.steps),
-           "--threads", str(args.threads)]
+           "--threads", str(args.threads)] + (["--compile", "--compile-parts", args.compile_parts] if compile_ else [])
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -64,10 +78,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--compile", action="store_true", help="add a row: this checkout with compile=true")
+    parser.add_argument("--compile-parts", default="GD", choices=("G", "D", "GD"),
+                        help="which networks the compile row compiles (default both)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.precision, args.steps, args.threads)
+        worker(args.precision, args.steps, args.threads, args.compile, args.compile_parts)
         return
     from benchmarks.common import machine_details, print_table, write_json
 
@@ -77,19 +94,24 @@ def main() -> None:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.base, "src"], check=True,
                                  capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(base_src)], input=archive, check=True)
-        versions = {f"base {args.base}": base_src / "src", "this checkout": ROOT / "src"}
+        versions = {f"base {args.base}": (base_src / "src", False), "this checkout": (ROOT / "src", False)}
+        if args.compile:
+            parts = "" if args.compile_parts == "GD" else f" ({args.compile_parts} only)"
+            versions[f"this checkout, compile=true{parts}"] = (ROOT / "src", True)
         rounds: dict[str, list[float]] = {name: [] for name in versions}
         cpu_rounds: dict[str, list[float]] = {name: [] for name in versions}
+        warmups: dict[str, list[float]] = {name: [] for name in versions}
         losses: dict[str, list] = {}
         for r in range(args.repeats):
-            for name, src in versions.items():
-                result = run_version(src, args)
+            for name, (src, compile_) in versions.items():
+                result = run_version(src, args, compile_, Path(tmp) / "inductor-cache")
+                warmups[name].append(sum(result["warmup"]))
                 rounds[name].append(statistics.median(result["times"]))
                 cpu_rounds[name].append(statistics.median(result["cpu_times"]))
                 losses[name] = result["losses"]
                 print(f"round {r + 1}/{args.repeats} {name}: {rounds[name][-1]:.3f} s/step "
                       f"({cpu_rounds[name][-1]:.3f} s CPU)", flush=True)
-    base_name, new_name = list(versions)
+    base_name, new_name = list(versions)[:2]
     reference = losses[base_name]
     diffs = [max(abs(a - b) / max(abs(a), 1e-6) for a, b in zip(ra, rb)) for ra, rb in zip(reference, losses[new_name])]
     diff = max(diffs)
@@ -99,13 +121,14 @@ def main() -> None:
 
     rows = [{"code": name, "s_per_step": med(rounds, name), "cpu_s_per_step": med(cpu_rounds, name),
              "img_per_s": 32 / med(rounds, name), "speedup": med(rounds, base_name) / med(rounds, name),
-             "cpu_speedup": med(cpu_rounds, base_name) / med(cpu_rounds, name)} for name in versions]
+             "cpu_speedup": med(cpu_rounds, base_name) / med(cpu_rounds, name),
+             "warmup_s_round1": warmups[name][0]} for name in versions]
     print(f"\nhit-32 training step, batch 32, {args.precision}, {args.threads} thread(s); medians of {args.repeats} "
           f"alternating rounds x {args.steps} steps; relative difference of the losses: step 1 {diffs[0]:.1e}, "
           f"max over the first {len(reference)} steps {diff:.1e}")
-    print_table(rows, ["code", "s_per_step", "cpu_s_per_step", "img_per_s", "speedup", "cpu_speedup"])
+    print_table(rows, ["code", "s_per_step", "cpu_s_per_step", "img_per_s", "speedup", "cpu_speedup", "warmup_s_round1"])
     write_json("hit_speed", {"machine_details": machine_details(), "base": args.base, "precision": args.precision,
-                             "threads": args.threads, "rounds": rounds, "cpu_rounds": cpu_rounds, "losses": losses,
+                             "threads": args.threads, "rounds": rounds, "cpu_rounds": cpu_rounds, "warmups": warmups, "losses": losses,
                              "max_rel_loss_diff": diff, "rows": rows})
 
 

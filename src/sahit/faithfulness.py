@@ -117,6 +117,8 @@ REFERENCES: dict[str, list[Reference]] = {
 
 # Which official configuration a preset follows (default: the first of the row's variants).
 VARIANTS = {"hit-256": "faces", "hit-L-256": "faces", "hit-1024": "faces"}
+# The configuration a family's other presets follow, named in `sahit presets` (none: the family has one).
+DEFAULT_VARIANTS = {"hit": "imagenet"}
 # The preset whose values the "sahit" column of each family's table shows.
 FLAGSHIPS = {"sagan": "sagan-imagenet128-tf", "hit": "hit-128"}
 
@@ -231,7 +233,7 @@ def recipe_summary(preset: str) -> str:
     from .models.registry import family_of
 
     family = family_of(family_name(preset))
-    variant = VARIANTS.get(preset) or ("imagenet" if family.name == "hit" else "")
+    variant = VARIANTS.get(preset) or DEFAULT_VARIANTS.get(family.name, "")
     source = family.recipe_name + (f", {variant} settings" if variant else "")
     own = DEVIATIONS.get(preset, {})  # the family's own choices (e.g. SAGAN's EMA) are part of its recipe
     differs = [r["key"] for r in preset_report(preset) if r["differs"] and r["key"] in own]

@@ -19,12 +19,21 @@ from torch import nn
 
 @dataclass(frozen=True)
 class Family:
+    """A model family: its config, how to build G and D, and what it can do.
+
+    Everything outside ``models/`` asks the family (or the built networks) instead of testing its name:
+    ``recipe`` is the training recipe its presets start from, ``bf16_faster_on_cpu`` says whether
+    ``precision=auto`` picks bf16 on a CPU with native bf16 (measured with benchmarks/precision_auto.py),
+    and a generator offers its attention maps through ``Generator.attention`` (none by default).
+    """
+
     name: str
     config_cls: type
     build_generator: Callable[[Any], nn.Module]
     build_discriminator: Callable[[Any], nn.Module]
     recipe: dict[str, Any] = field(default_factory=dict)  # TrainConfig values every preset of the family starts from
     recipe_name: str = ""  # where the recipe comes from, one line (shown by `sahit presets`)
+    bf16_faster_on_cpu: bool = False  # precision=auto picks bf16 on CPUs with native bf16 (AMX / AVX512-BF16)
 
 
 @dataclass(frozen=True)

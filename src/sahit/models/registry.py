@@ -24,7 +24,7 @@ class Family:
     Everything outside ``models/`` asks the family (or the built networks) instead of testing its name:
     ``recipe`` is the training recipe its presets start from, ``bf16_faster_on_cpu`` says whether
     ``precision=auto`` picks bf16 on a CPU with native bf16 (measured with benchmarks/precision_auto.py),
-    and a generator offers its attention maps through ``Generator.attention`` (none by default).
+    and a generator offers its attention maps through ``Generator.layer_attention`` (none by default).
     """
 
     name: str
@@ -111,9 +111,20 @@ def build(name: str, **overrides: Any) -> tuple[nn.Module, nn.Module]:
 
 def build_generator_from_config(config: dict[str, Any]) -> nn.Module:
     """Rebuild a generator from the JSON config it carries (``G.config``)."""
+    family, cfg = _from_config(config)
+    return family.build_generator(cfg)
+
+
+def build_from_config(config: dict[str, Any]) -> tuple[nn.Module, nn.Module]:
+    """Rebuild ``(G, D)`` (fresh weights) from a generator's JSON config (``G.config``)."""
+    family, cfg = _from_config(config)
+    return family.build_generator(cfg), family.build_discriminator(cfg)
+
+
+def _from_config(config: dict[str, Any]) -> tuple[Family, Any]:
     config = dict(config)
     family_name = config.pop("family", None)
     if family_name not in _FAMILIES:
         raise ValueError(f"config names unknown model family {family_name!r} (known: {', '.join(sorted(_FAMILIES))})")
     family = _FAMILIES[family_name]
-    return family.build_generator(make_config(family, config))
+    return family, make_config(family, config)

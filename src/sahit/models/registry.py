@@ -57,6 +57,13 @@ def register_preset(name: str, family: str, description: str, **kwargs: Any) -> 
     _PRESETS[name] = Preset(name, family, description, kwargs)
 
 
+def unregister_family(name: str) -> None:
+    """Remove a family and its presets (e.g. one a test registered for itself)."""
+    _FAMILIES.pop(name, None)
+    for preset in [p.name for p in _PRESETS.values() if p.family == name]:
+        del _PRESETS[preset]
+
+
 def presets() -> dict[str, Preset]:
     """All registered presets, by name."""
     return dict(_PRESETS)

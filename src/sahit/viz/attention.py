@@ -139,19 +139,12 @@ def plot_attention(
     """
     if not panels:
         raise ValueError("nothing to draw: no attention maps")
-    pictures = (images.detach().float().cpu().clamp(-1, 1) * 0.5 + 0.5).permute(0, 2, 3, 1).numpy()
-    resolution = pictures.shape[1]
-    cols = 1 + max(len(p.maps) for p in panels)
     width, height = figure_size(panels)
-    fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
-    top = 1 - TITLE_INCHES * DPI / height
-    grid = fig.add_gridspec(len(panels), cols, left=0.02, right=0.98, bottom=0.01, top=top - 0.01,
-                            wspace=0.08, hspace=0.3)
+    fig, grid, pictures, extent = _canvas(images, len(panels), 1 + max(len(p.maps) for p in panels), width, height,
+                                          0.3)
     fig.suptitle(title or "Self-attention maps", fontsize=12, y=1 - 0.25 * TITLE_INCHES * DPI / height)
-    extent = (0, resolution, resolution, 0)
     for row, panel in enumerate(panels):
         picture = pictures[panel.image]
-        grey = picture.mean(-1)
         ax = fig.add_subplot(grid[row, 0])
         ax.imshow(picture, extent=extent, interpolation="nearest")
         label = "" if labels is None else f" (class {int(labels[panel.image])})"
@@ -161,23 +154,45 @@ def plot_attention(
             ax.plot(x, y, "o", ms=7, mfc=POINT_COLOURS[i % len(POINT_COLOURS)], mec="black", mew=1.0)
         _clean(ax)
         for i, (attention_map, (x, y)) in enumerate(zip(panel.maps, panel.points)):
-            colour = POINT_COLOURS[i % len(POINT_COLOURS)]
             ax = fig.add_subplot(grid[row, 1 + i])
-            ax.imshow(grey, extent=extent, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            ax.imshow(attention_map, extent=extent, cmap="inferno", alpha=0.75, interpolation="nearest",
-                      vmin=0, vmax=float(attention_map.max()))
-            ax.plot(x, y, "o", ms=7, mfc=colour, mec="white", mew=1.0)
+            _heatmap(ax, picture.mean(-1), extent, attention_map, (x, y), POINT_COLOURS[i % len(POINT_COLOURS)])
             ax.set_title(f"query ({x:g}, {y:g}) px · max p={attention_map.max():.2f}", fontsize=7, color="black")
-            for spine in ax.spines.values():
-                spine.set_edgecolor(colour)
-                spine.set_linewidth(3)
-            ax.set_xticks([])
-            ax.set_yticks([])
+    _save(fig, path)
+    return fig
+
+
+def _canvas(images: torch.Tensor, rows: int, cols: int, width: int, height: int, hspace: float
+            ) -> tuple[Figure, object, np.ndarray, tuple[int, int, int, int]]:
+    """An empty figure of ``width`` x ``height`` pixels with a ``rows`` x ``cols`` grid below the title band,
+    the images as (B, R, R, 3) arrays in [0, 1], and the ``imshow`` extent that stretches a map over an image."""
+    pictures = (images.detach().float().cpu().clamp(-1, 1) * 0.5 + 0.5).permute(0, 2, 3, 1).numpy()
+    resolution = pictures.shape[1]
+    fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    top = 1 - TITLE_INCHES * DPI / height
+    grid = fig.add_gridspec(rows, cols, left=0.02, right=0.98, bottom=0.01, top=top - 0.01,
+                            wspace=0.08, hspace=hspace)
+    return fig, grid, pictures, (0, resolution, resolution, 0)
+
+
+def _heatmap(ax, grey: np.ndarray, extent: tuple, attention_map: np.ndarray, point: tuple[float, float],
+             colour: str) -> None:
+    """One map drawn as is (``imshow`` stretches it over the image, nearest neighbour) over a faded grey image,
+    with its query point and a frame in the query's colour."""
+    ax.imshow(grey, extent=extent, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.imshow(attention_map, extent=extent, cmap="inferno", alpha=0.75, interpolation="nearest",
+              vmin=0, vmax=float(attention_map.max()))
+    ax.plot(*point, "o", ms=7, mfc=colour, mec="white", mew=1.0)
+    _clean(ax)
+    for spine in ax.spines.values():
+        spine.set_edgecolor(colour)
+        spine.set_linewidth(3)
+
+
+def _save(fig: Figure, path: str | Path | None) -> None:
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=DPI)
-    return fig
 
 
 def _clean(ax) -> None:
@@ -422,86 +437,81 @@ def plot_hit_attention(
     map itself) over a faded grey copy of the image; a global map, or a cross row's bar chart
     of the attention over the M latent tokens (bar heights = the map), spans both.
     """
-    from matplotlib.patches import Rectangle
-
     if not panels:
         raise ValueError("nothing to draw: no attention maps")
-    pictures = (images.detach().float().cpu().clamp(-1, 1) * 0.5 + 0.5).permute(0, 2, 3, 1).numpy()
-    resolution = pictures.shape[1]
-    cols = 1 + 2 * max(len(p.points) for p in panels)
     width, height = hit_figure_size(panels)
-    fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
-    top = 1 - TITLE_INCHES * DPI / height
-    grid = fig.add_gridspec(len(panels), cols, left=0.02, right=0.98, bottom=0.01, top=top - 0.01,
-                            wspace=0.08, hspace=0.45)
+    cols = 1 + 2 * max(len(p.points) for p in panels)
+    fig, grid, pictures, extent = _canvas(images, len(panels), cols, width, height, 0.45)
     title = title or "HiT attention maps"
     fits = 0.95 * width * 72 / (0.55 * DPI * len(title))  # largest font (pt) that keeps the title on one line
     fig.suptitle(title, fontsize=max(7.0, min(12.0, fits)), wrap=True, va="top",
                  y=1 - 0.15 * TITLE_INCHES * DPI / height)
-    extent = (0, resolution, resolution, 0)
     for row, panel in enumerate(panels):
         picture = pictures[panel.image]
-        grey = picture.mean(-1)
-        cell = resolution / panel.size
-        ax = fig.add_subplot(grid[row, 0])
-        ax.imshow(picture, extent=extent, interpolation="nearest")
         label = "" if labels is None else f" (class {int(labels[panel.image])})"
-        if panel.kind == "cross":
-            what = f"cross to {len(panel.maps['cross'][0])} latents"
-        else:
-            what = "global" if panel.kind == "global" else f"multi-axis, blocks {panel.block_size}×{panel.block_size}"
-        heads = "" if panel.head is None else f" · head {panel.head}"
-        if panel.head is not None and panel.kind == "multi_axis":
-            heads = f" · heads {panel.head}, {panel.head + panel.num_heads}"
-        ax.set_title(f"{panel.layer}{heads} · image {panel.image}{label}\n{panel.size}×{panel.size} tokens, {what}",
-                     fontsize=7)
+        _hit_image_cell(fig.add_subplot(grid[row, 0]), panel, picture, extent, label)
         for i in range(len(panel.points)):
-            colour = POINT_COLOURS[i % len(POINT_COLOURS)]
-            x, y = panel.centre(i, resolution)
-            if panel.kind == "multi_axis":
-                b = panel.block_size
-                r, c = panel.cells[i]
-                ax.add_patch(Rectangle((c // b * b * cell, r // b * b * cell), b * cell, b * cell, fill=False,
-                                       edgecolor=colour, lw=1.5))
-            ax.plot(x, y, "o", ms=7, mfc=colour, mec="black", mew=1.0)
-        _clean(ax)
-        for i in range(len(panel.points)):
-            colour = POINT_COLOURS[i % len(POINT_COLOURS)]
-            x, y = panel.centre(i, resolution)
             kinds = list(panel.maps)
             span = 2 // len(kinds)
             for j, kind in enumerate(kinds):
-                attention_map = panel.maps[kind][i]
                 ax = fig.add_subplot(grid[row, 1 + 2 * i + j * span: 1 + 2 * i + (j + 1) * span])
-                if kind == "cross":
-                    ax.bar(np.arange(len(attention_map)), attention_map, color=colour, edgecolor="black", lw=0.5)
-                    ax.set_xlim(-0.6, len(attention_map) - 0.4)
-                    ax.set_ylim(0, max(float(attention_map.max()) * 1.1, 1e-12))
-                    ax.set_xlabel("latent token", fontsize=6, labelpad=1)
-                    ax.tick_params(labelsize=5, length=2, pad=1)
-                    head = "mean of heads" if panel.head is None else f"head {panel.head}"
-                    px, py = panel.points[i]
-                    ax.set_title(f"query ({px}, {py}) px · {head} · max p={attention_map.max():.2f}", fontsize=7)
-                else:
-                    ax.imshow(grey, extent=extent, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-                    ax.imshow(attention_map, extent=extent, cmap="inferno", alpha=0.75, interpolation="nearest",
-                              vmin=0, vmax=float(attention_map.max()))
-                    ax.plot(x, y, "o", ms=7, mfc=colour, mec="white", mew=1.0)
-                    if panel.head is None:
-                        head = "mean"
-                    else:  # the layer's head number: dilated heads come after the h/2 regional ones
-                        head = f"head {panel.head + (panel.num_heads if kind == 'dilated' else 0)}"
-                    where = "own block" if kind == "regional" else "same offset" if kind == "dilated" else "all"
-                    ax.set_title(f"{kind} ({where}) · {head}\nmax p={attention_map.max():.2f}", fontsize=6)
-                    _clean(ax)
-                for spine in ax.spines.values():
-                    spine.set_edgecolor(colour)
-                    spine.set_linewidth(3 if kind != "cross" else 1.5)
-    if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=DPI)
+                _hit_map_cell(ax, panel, i, kind, picture.mean(-1), extent)
+    _save(fig, path)
     return fig
+
+
+def _hit_image_cell(ax, panel: HiTPanel, picture: np.ndarray, extent: tuple, label: str) -> None:
+    """Column 0 of a HiT row: the image, each query point in its colour (and its block's outline)."""
+    from matplotlib.patches import Rectangle
+
+    resolution = extent[1]
+    cell = resolution / panel.size
+    ax.imshow(picture, extent=extent, interpolation="nearest")
+    if panel.kind == "cross":
+        what = f"cross to {len(panel.maps['cross'][0])} latents"
+    else:
+        what = "global" if panel.kind == "global" else f"multi-axis, blocks {panel.block_size}×{panel.block_size}"
+    heads = "" if panel.head is None else f" · head {panel.head}"
+    if panel.head is not None and panel.kind == "multi_axis":
+        heads = f" · heads {panel.head}, {panel.head + panel.num_heads}"
+    ax.set_title(f"{panel.layer}{heads} · image {panel.image}{label}\n{panel.size}×{panel.size} tokens, {what}",
+                 fontsize=7)
+    for i in range(len(panel.points)):
+        colour = POINT_COLOURS[i % len(POINT_COLOURS)]
+        x, y = panel.centre(i, resolution)
+        if panel.kind == "multi_axis":
+            b = panel.block_size
+            r, c = panel.cells[i]
+            ax.add_patch(Rectangle((c // b * b * cell, r // b * b * cell), b * cell, b * cell, fill=False,
+                                   edgecolor=colour, lw=1.5))
+        ax.plot(x, y, "o", ms=7, mfc=colour, mec="black", mew=1.0)
+    _clean(ax)
+
+
+def _hit_map_cell(ax, panel: HiTPanel, i: int, kind: str, grey: np.ndarray, extent: tuple) -> None:
+    """Query ``i``'s ``kind`` map: a heat map on the image, or a bar chart over the latent tokens (cross)."""
+    colour = POINT_COLOURS[i % len(POINT_COLOURS)]
+    attention_map = panel.maps[kind][i]
+    if kind != "cross":
+        _heatmap(ax, grey, extent, attention_map, panel.centre(i, extent[1]), colour)
+        if panel.head is None:
+            head = "mean"
+        else:  # the layer's head number: dilated heads come after the h/2 regional ones
+            head = f"head {panel.head + (panel.num_heads if kind == 'dilated' else 0)}"
+        where = "own block" if kind == "regional" else "same offset" if kind == "dilated" else "all"
+        ax.set_title(f"{kind} ({where}) · {head}\nmax p={attention_map.max():.2f}", fontsize=6)
+        return
+    ax.bar(np.arange(len(attention_map)), attention_map, color=colour, edgecolor="black", lw=0.5)
+    ax.set_xlim(-0.6, len(attention_map) - 0.4)
+    ax.set_ylim(0, max(float(attention_map.max()) * 1.1, 1e-12))
+    ax.set_xlabel("latent token", fontsize=6, labelpad=1)
+    ax.tick_params(labelsize=5, length=2, pad=1)
+    head = "mean of heads" if panel.head is None else f"head {panel.head}"
+    px, py = panel.points[i]
+    ax.set_title(f"query ({px}, {py}) px · {head} · max p={attention_map.max():.2f}", fontsize=7)
+    for spine in ax.spines.values():
+        spine.set_edgecolor(colour)
+        spine.set_linewidth(1.5)
 
 
 def hit_attention_figure(

@@ -125,3 +125,12 @@ def test_eval(run, tmp_path, monkeypatch):
 def test_presets_lists_it(capsys):
     assert main(["presets"]) == 0
     assert "tiny-sngan-16" in capsys.readouterr().out
+
+
+def test_precision_auto_asks_the_family(monkeypatch):
+    from sahit.training import precision
+
+    monkeypatch.setattr(precision, "cpu_bf16_flags", lambda: ("amx_bf16",))
+    cpu = torch.device("cpu")
+    assert precision.resolve_precision("auto", cpu, "tiny-sngan") == "fp32"  # declares bf16_faster_on_cpu=False
+    assert precision.resolve_precision("auto", cpu, "sagan") == "bf16"  # declares True

@@ -117,6 +117,8 @@ REFERENCES: dict[str, list[Reference]] = {
 
 # Which official configuration a preset follows (default: the first of the row's variants).
 VARIANTS = {"hit-256": "faces", "hit-L-256": "faces", "hit-1024": "faces"}
+# The configuration a family's other presets follow, named in `sahit presets` (none: the family has one).
+DEFAULT_VARIANTS = {"hit": "imagenet"}
 # The preset whose values the "sahit" column of each family's table shows.
 FLAGSHIPS = {"sagan": "sagan-imagenet128-tf", "hit": "hit-128"}
 
@@ -216,7 +218,7 @@ def preset_report(preset: str) -> list[dict[str, Any]]:
     cfg, model = _resolved(preset)
     reasons = {**DEVIATIONS.get(family, {}), **DEVIATIONS.get(preset, {})}
     rows = []
-    for ref in REFERENCES[family]:
+    for ref in REFERENCES.get(family, []):  # a family without an official reference has no rows
         value, official = _value(cfg, model, ref.key), official_value(ref, preset)
         differs = official is not None and not _same(value, official)
         if official is None:  # the official code has no such value (e.g. no EMA): sahit's choice, if stated
@@ -231,7 +233,7 @@ def recipe_summary(preset: str) -> str:
     from .models.registry import family_of
 
     family = family_of(family_name(preset))
-    variant = VARIANTS.get(preset) or ("imagenet" if family.name == "hit" else "")
+    variant = VARIANTS.get(preset) or DEFAULT_VARIANTS.get(family.name, "")
     source = family.recipe_name + (f", {variant} settings" if variant else "")
     own = DEVIATIONS.get(preset, {})  # the family's own choices (e.g. SAGAN's EMA) are part of its recipe
     differs = [r["key"] for r in preset_report(preset) if r["differs"] and r["key"] in own]

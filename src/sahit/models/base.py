@@ -9,8 +9,31 @@ from typing import Any
 import torch
 from torch import nn
 
+from .attention import attention_layers, capture_with_output
 
-class Generator(nn.Module):
+
+class AttentionSource(nn.Module):
+    """What a network offers viz: its attention maps in image layout (none for a network without attention).
+
+    The default finds every :class:`~sahit.layers.attention.SelfAttention2d` (one map per query pixel);
+    a family whose attention has another layout (HiT's tokens) overrides both methods.
+    """
+
+    def attention_layer_names(self) -> list[str]:
+        """Module names of the layers :meth:`layer_attention` can return, in execution order (empty: no attention)."""
+        return list(attention_layers(self))
+
+    def layer_attention(
+        self, *inputs: torch.Tensor | None, layers: Sequence[str] | None = None
+    ) -> tuple[torch.Tensor, dict]:
+        """``self(*inputs)`` and each selected layer's maps (default all) from that one forward pass.
+
+        Raises ValueError (one line) when the network has no attention or no layer of a given name.
+        """
+        return capture_with_output(self, *inputs, layers=layers)
+
+
+class Generator(AttentionSource):
     """Base class: a generator maps (z, y) to images in [-1, 1] of shape (B, 3, R, R).
 
     Subclasses set ``z_dim``, ``num_classes``, ``resolution`` and ``config`` (a JSON-able
@@ -93,7 +116,7 @@ class Generator(nn.Module):
         return check_labels(y, n, self.num_classes, True)
 
 
-class Discriminator(nn.Module):
+class Discriminator(AttentionSource):
     """Base class: a discriminator maps (x, y) to logits of shape (B,)."""
 
     num_classes: int

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,7 @@ from ..layers.multi_axis import (
     block_images,
     unblock_images,
 )
+from .attention import HiTLayerMaps
 from .base import Discriminator, Generator
 from .registry import Family, register_family, register_preset
 
@@ -360,6 +362,48 @@ class HiTGenerator(Generator):
     def attention_maps(self, z: Tensor, y: Tensor | None = None) -> tuple[Tensor, list[dict]]:
         """Images and every stage's attention maps for (z, y); see ``decode``."""
         return self.decode(*self.tokens(z, y), return_attention=True)
+
+    def attention_layer_names(self) -> list[str]:
+        """Every attention layer, in execution order: ``stages.i.cross``, then ``stages.i.layers.j``."""
+        names = []
+        for i, stage in enumerate(self.stages):
+            names.append(f"stages.{i}.cross")
+            names += [f"stages.{i}.layers.{j}" for j in _self_attention_indices(stage)]
+        return names
+
+    @torch.no_grad()
+    def layer_attention(self, z: Tensor, y: Tensor | None = None, layers: Sequence[str] | None = None
+                  ) -> tuple[Tensor, dict[str, HiTLayerMaps]]:
+        """Images (B, 3, R, R) and each selected layer's own probabilities, from :meth:`attention_maps`."""
+        attention, cross = self.config.get("attention", "multi_axis"), self.config.get("cross_attention", True)
+        if attention not in ("multi_axis", "global") or not cross:
+            raise ValueError(
+                f"attention figures cover HiT with multi-axis or global attention and cross-attention; this "
+                f"generator is an ablation (attention={attention!r}, cross_attention={cross!r})"
+            )
+        known = self.attention_layer_names()
+        names = known if layers is None else list(layers)
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f"no attention layer named {unknown[0]!r}; this model has {', '.join(known)}")
+        images, stages = self.attention_maps(z, y)
+        captured: dict[str, HiTLayerMaps] = {}
+        for i, (stage, maps) in enumerate(zip(self.stages, stages)):
+            block = stage.block_size if stage.kind == "multi_axis" else None
+            found = {f"stages.{i}.cross": ("cross", {"cross": maps["cross"]})}
+            for j, layer_maps in zip(_self_attention_indices(stage), maps["layers"]):
+                multi_axis = isinstance(layer_maps, dict)
+                found[f"stages.{i}.layers.{j}"] = (("multi_axis", layer_maps) if multi_axis
+                                                   else ("global", {"global": layer_maps}))
+            for name, (kind, attn) in found.items():
+                if name in names:
+                    attn = {key: value.detach().float().cpu() for key, value in attn.items()}
+                    captured[name] = HiTLayerMaps(name, kind, stage.size, block, attn)
+        return images, {name: captured[name] for name in names}  # in the order asked
+
+
+def _self_attention_indices(stage: nn.Module) -> list[int]:
+    return [j for j, layer in enumerate(stage.layers) if isinstance(layer, SelfAttentionLayer)]
 
 
 # --------------------------------------------------------------------------- discriminator

@@ -20,12 +20,21 @@ from .._suggest import suggest
 
 @dataclass(frozen=True)
 class Family:
+    """A model family: its config, how to build G and D, and what it can do.
+
+    Everything outside ``models/`` asks the family (or the built networks) instead of testing its name:
+    ``recipe`` is the training recipe its presets start from, ``bf16_faster_on_cpu`` says whether
+    ``precision=auto`` picks bf16 on a CPU with native bf16 (measured with benchmarks/precision_auto.py),
+    and a generator offers its attention maps through ``Generator.layer_attention`` (none by default).
+    """
+
     name: str
     config_cls: type
     build_generator: Callable[[Any], nn.Module]
     build_discriminator: Callable[[Any], nn.Module]
     recipe: dict[str, Any] = field(default_factory=dict)  # TrainConfig values every preset of the family starts from
     recipe_name: str = ""  # where the recipe comes from, one line (shown by `sahit presets`)
+    bf16_faster_on_cpu: bool = False  # precision=auto picks bf16 on CPUs with native bf16 (AMX / AVX512-BF16)
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,13 @@ def register_family(family: Family) -> Family:
 
 def register_preset(name: str, family: str, description: str, **kwargs: Any) -> None:
     _PRESETS[name] = Preset(name, family, description, kwargs)
+
+
+def unregister_family(name: str) -> None:
+    """Remove a family and its presets (e.g. one a test registered for itself)."""
+    _FAMILIES.pop(name, None)
+    for preset in [p.name for p in _PRESETS.values() if p.family == name]:
+        del _PRESETS[preset]
 
 
 def presets() -> dict[str, Preset]:
@@ -97,9 +113,20 @@ def build(name: str, **overrides: Any) -> tuple[nn.Module, nn.Module]:
 
 def build_generator_from_config(config: dict[str, Any]) -> nn.Module:
     """Rebuild a generator from the JSON config it carries (``G.config``)."""
+    family, cfg = _from_config(config)
+    return family.build_generator(cfg)
+
+
+def build_from_config(config: dict[str, Any]) -> tuple[nn.Module, nn.Module]:
+    """Rebuild ``(G, D)`` (fresh weights) from a generator's JSON config (``G.config``)."""
+    family, cfg = _from_config(config)
+    return family.build_generator(cfg), family.build_discriminator(cfg)
+
+
+def _from_config(config: dict[str, Any]) -> tuple[Family, Any]:
     config = dict(config)
     family_name = config.pop("family", None)
     if family_name not in _FAMILIES:
         raise ValueError(f"config names unknown model family {family_name!r} (known: {', '.join(sorted(_FAMILIES))})")
     family = _FAMILIES[family_name]
-    return family.build_generator(make_config(family, config))
+    return family, make_config(family, config)

@@ -17,12 +17,11 @@ from typing import Any
 
 import torch
 
+from ..models.registry import family_of
+
 log = logging.getLogger(__name__)
 
 NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of CPUs with bf16 arithmetic
-# Model families for which bf16 autocast is faster than fp32 on a CPU with native bf16
-# (benchmarks/precision_auto.py). A family not listed stays in fp32 on CPUs.
-BF16_FASTER_ON_CPU = {"sagan": True, "hit": False}
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -43,9 +42,15 @@ def resolve_precision(precision: str, device: torch.device, family: str | None =
         return precision
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    if device.type == "cpu" and cpu_bf16_flags() and BF16_FASTER_ON_CPU.get(family or "", False):
+    if device.type == "cpu" and cpu_bf16_flags() and _bf16_faster_on_cpu(family):
         return "bf16"
     return "fp32"
+
+
+def _bf16_faster_on_cpu(family: str | None) -> bool:
+    """What the model family declares (``Family.bf16_faster_on_cpu``); unknown families stay in fp32."""
+    found = family_of(family) if family else None
+    return found is not None and found.bf16_faster_on_cpu
 
 
 def autocast_dtype(precision: str, device: torch.device, model_cfg: Any = None) -> torch.dtype | None:

@@ -1,23 +1,18 @@
-"""Attention maps of SAGAN self-attention layers, as in SAGAN's Figures 1 and 5.
+"""Attention figures of any generator (and discriminator), as in SAGAN's Figures 1 and 5.
 
-Three steps, each usable on its own:
+The maps come from the networks themselves, in image layout (``Generator.layer_attention``, see
+:mod:`sahit.models.attention`); this module picks query points, cuts each query's maps out of
+what the layers returned (nothing is recomputed) and draws them. ``attention_figure(G, ...)``
+does it all for any generator; a network without attention gets a one-line ValueError.
 
-1. ``capture_attention(model, *inputs)`` runs one forward pass of G (or D) in which every
-   :class:`~sahit.layers.attention.SelfAttention2d` is called with ``return_attention=True``
-   and returns what each layer computed: its probabilities (B, N queries, M keys).
-2. ``attention_panels(images, captured, points)`` picks query points and cuts each query's
-   row out of those probabilities, reshaped to the layer's key grid. These arrays are
-   exactly what is drawn; nothing is recomputed.
-3. ``plot_attention(images, panels)`` draws them: one row per (layer, image), the image with
-   its query points in distinct colours, then one map per query over the image.
+Per-pixel maps (SAGAN's self-attention, :class:`CapturedAttention`): ``attention_panels``
+cuts each query's row, reshaped to the layer's key grid, and ``plot_attention`` draws one row
+per (layer, image): the image with its query points, then one map per query.
 
-``attention_figure(G, ...)`` does all three for a generator (and its discriminator).
-
-HiT generators have their own four: ``capture_hit_attention`` (the layers' own maps from
-``G.attention_maps``), ``hit_attention_panels`` (per query: its regional map over its own
-block, its dilated map over the tokens at its offset in every block, each placed on the
-layer's token map; its cross-attention over the latent tokens), ``plot_hit_attention`` and
-``hit_attention_figure``.
+Token maps (HiT, :class:`HiTLayerMaps`): ``hit_attention_panels`` takes per query its regional
+map over its own block and its dilated map over the tokens at its offset in every block, both
+placed on the image by the model (``HiTLayerMaps.query_maps``), and its cross-attention over the
+latent tokens; ``plot_hit_attention`` draws them.
 """
 
 from __future__ import annotations
@@ -31,83 +26,13 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from ..layers.attention import SelfAttention2d
-from ..layers.multi_axis import unblock_images
-from ..models.hit import SelfAttentionLayer
+from ..models.attention import CapturedAttention, HiTLayerMaps, attention_layers, capture_attention  # noqa: F401
 
 # Distinct, colour-blind friendly query colours (Okabe-Ito), cycled when there are more points.
 POINT_COLOURS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#FFFFFF")
 CELL_INCHES = 1.9  # one panel
 TITLE_INCHES = 0.5  # figure title band
 DPI = 100
-
-
-@dataclass
-class CapturedAttention:
-    """What one attention layer computed in one forward pass.
-
-    attn: (B, N, M) softmax probabilities, rows sum to 1 over the M keys.
-    query_hw: (H, W) of the layer's input; query n is position (n // W, n % W).
-    key_hw: (h, w) of the key grid: (H/2, W/2) when keys are 2x2 max-pooled, else (H, W).
-    """
-
-    attn: torch.Tensor
-    query_hw: tuple[int, int]
-    key_hw: tuple[int, int]
-
-    def key_map(self, b: int, q: int) -> torch.Tensor:
-        """Row ``q`` of image ``b`` as a (h, w) map over the key grid."""
-        return self.attn[b, q].reshape(self.key_hw)
-
-
-def attention_layers(model: nn.Module) -> dict[str, SelfAttention2d]:
-    """Every SAGAN attention layer of ``model`` by module name (e.g. ``attention.1``)."""
-    return {name: m for name, m in model.named_modules() if isinstance(m, SelfAttention2d)}
-
-
-@torch.no_grad()
-def capture_attention(
-    model: nn.Module, *inputs: torch.Tensor | None, layers: Sequence[str] | None = None
-) -> dict[str, CapturedAttention]:
-    """Run ``model(*inputs)`` once and return each attention layer's own probabilities.
-
-    Every selected layer is called with ``return_attention=True`` (its explicit matmul-softmax
-    path) through a forward pre-hook; a forward hook keeps the map and hands on the output
-    ``y`` alone, so the rest of the network runs unchanged. ``layers`` picks module names
-    (default: all). Raises ValueError when the model has no (or not those) attention layers.
-    """
-    found = attention_layers(model)
-    if not found:
-        raise ValueError(f"{type(model).__name__} has no self-attention layers to draw")
-    names = list(found) if layers is None else list(layers)
-    unknown = [n for n in names if n not in found]
-    if unknown:
-        raise ValueError(f"no attention layer named {unknown[0]!r}; this model has {', '.join(found)}")
-    captured: dict[str, CapturedAttention] = {}
-    handles = []
-
-    def pre_hook(module, args, kwargs):
-        return args, {**kwargs, "return_attention": True}
-
-    def make_hook(name: str):
-        def hook(module, args, kwargs, output):
-            y, attn = output
-            height, width = args[0].shape[-2:]
-            key_hw = (height // 2, width // 2) if module.pool_kv else (height, width)
-            captured[name] = CapturedAttention(attn.detach().float().cpu(), (height, width), key_hw)
-            return y
-
-        return hook
-
-    try:
-        for name in names:
-            handles.append(found[name].register_forward_pre_hook(pre_hook, with_kwargs=True))
-            handles.append(found[name].register_forward_hook(make_hook(name), with_kwargs=True))
-        model(*inputs)
-    finally:
-        for h in handles:
-            h.remove()
-    return captured
 
 
 def select_points(attn: torch.Tensor, k: int) -> list[int]:
@@ -214,19 +139,12 @@ def plot_attention(
     """
     if not panels:
         raise ValueError("nothing to draw: no attention maps")
-    pictures = (images.detach().float().cpu().clamp(-1, 1) * 0.5 + 0.5).permute(0, 2, 3, 1).numpy()
-    resolution = pictures.shape[1]
-    cols = 1 + max(len(p.maps) for p in panels)
     width, height = figure_size(panels)
-    fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
-    top = 1 - TITLE_INCHES * DPI / height
-    grid = fig.add_gridspec(len(panels), cols, left=0.02, right=0.98, bottom=0.01, top=top - 0.01,
-                            wspace=0.08, hspace=0.3)
+    fig, grid, pictures, extent = _canvas(images, len(panels), 1 + max(len(p.maps) for p in panels), width, height,
+                                          0.3)
     fig.suptitle(title or "Self-attention maps", fontsize=12, y=1 - 0.25 * TITLE_INCHES * DPI / height)
-    extent = (0, resolution, resolution, 0)
     for row, panel in enumerate(panels):
         picture = pictures[panel.image]
-        grey = picture.mean(-1)
         ax = fig.add_subplot(grid[row, 0])
         ax.imshow(picture, extent=extent, interpolation="nearest")
         label = "" if labels is None else f" (class {int(labels[panel.image])})"
@@ -236,23 +154,45 @@ def plot_attention(
             ax.plot(x, y, "o", ms=7, mfc=POINT_COLOURS[i % len(POINT_COLOURS)], mec="black", mew=1.0)
         _clean(ax)
         for i, (attention_map, (x, y)) in enumerate(zip(panel.maps, panel.points)):
-            colour = POINT_COLOURS[i % len(POINT_COLOURS)]
             ax = fig.add_subplot(grid[row, 1 + i])
-            ax.imshow(grey, extent=extent, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            ax.imshow(attention_map, extent=extent, cmap="inferno", alpha=0.75, interpolation="nearest",
-                      vmin=0, vmax=float(attention_map.max()))
-            ax.plot(x, y, "o", ms=7, mfc=colour, mec="white", mew=1.0)
+            _heatmap(ax, picture.mean(-1), extent, attention_map, (x, y), POINT_COLOURS[i % len(POINT_COLOURS)])
             ax.set_title(f"query ({x:g}, {y:g}) px · max p={attention_map.max():.2f}", fontsize=7, color="black")
-            for spine in ax.spines.values():
-                spine.set_edgecolor(colour)
-                spine.set_linewidth(3)
-            ax.set_xticks([])
-            ax.set_yticks([])
+    _save(fig, path)
+    return fig
+
+
+def _canvas(images: torch.Tensor, rows: int, cols: int, width: int, height: int, hspace: float
+            ) -> tuple[Figure, object, np.ndarray, tuple[int, int, int, int]]:
+    """An empty figure of ``width`` x ``height`` pixels with a ``rows`` x ``cols`` grid below the title band,
+    the images as (B, R, R, 3) arrays in [0, 1], and the ``imshow`` extent that stretches a map over an image."""
+    pictures = (images.detach().float().cpu().clamp(-1, 1) * 0.5 + 0.5).permute(0, 2, 3, 1).numpy()
+    resolution = pictures.shape[1]
+    fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    top = 1 - TITLE_INCHES * DPI / height
+    grid = fig.add_gridspec(rows, cols, left=0.02, right=0.98, bottom=0.01, top=top - 0.01,
+                            wspace=0.08, hspace=hspace)
+    return fig, grid, pictures, (0, resolution, resolution, 0)
+
+
+def _heatmap(ax, grey: np.ndarray, extent: tuple, attention_map: np.ndarray, point: tuple[float, float],
+             colour: str) -> None:
+    """One map drawn as is (``imshow`` stretches it over the image, nearest neighbour) over a faded grey image,
+    with its query point and a frame in the query's colour."""
+    ax.imshow(grey, extent=extent, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.imshow(attention_map, extent=extent, cmap="inferno", alpha=0.75, interpolation="nearest",
+              vmin=0, vmax=float(attention_map.max()))
+    ax.plot(*point, "o", ms=7, mfc=colour, mec="white", mew=1.0)
+    _clean(ax)
+    for spine in ax.spines.values():
+        spine.set_edgecolor(colour)
+        spine.set_linewidth(3)
+
+
+def _save(fig: Figure, path: str | Path | None) -> None:
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=DPI)
-    return fig
 
 
 def _clean(ax) -> None:
@@ -266,9 +206,12 @@ class AttentionFigure:
 
     images: torch.Tensor
     labels: torch.Tensor | None
-    captured: dict[str, CapturedAttention]
-    panels: list[Panel]
+    captured: dict[str, CapturedAttention | HiTLayerMaps]
+    panels: list[Panel] | list[HiTPanel]
     path: Path | None
+
+
+HiTAttentionFigure = AttentionFigure  # the same figure record, whichever layout the maps have
 
 
 @torch.no_grad()
@@ -282,17 +225,58 @@ def attention_figure(
     num_points: int = 4,
     D: nn.Module | None = None,
     path: str | Path | None = None,
+    per_head: bool = False,
 ) -> AttentionFigure:
-    """Generate ``n`` images from ``G`` and draw the attention of G's layers (and ``D``'s on them).
+    """Generate ``n`` images from ``G`` and draw the attention maps its layers (and ``D``'s on them) return.
 
-    Layer names are module names; D's get a ``D.`` prefix (``D.attention.0``). ``layers``
-    selects among them (default: all of G's, plus all of D's when ``D`` is given).
+    Any generator: the maps come from ``G.layer_attention`` (and ``D.layer_attention``) in image layout; per-pixel
+    maps (:class:`CapturedAttention`) are drawn one map per query, token maps (:class:`HiTLayerMaps`)
+    as regional / dilated / global maps and cross-attention bars. Layer names are module names; D's get a
+    ``D.`` prefix (``D.attention.0``). ``layers`` selects among them (default: all of G's, plus all of
+    D's when ``D`` is given); ``per_head`` draws one row per head of multi-head maps.
     """
-    family = getattr(G, "config", {}).get("family")
-    if family != "sagan":
-        raise ValueError(f"attention_figure draws SAGAN's self-attention; this is a {family} generator "
-                         "(HiT: hit_attention_figure)")
-    g_layers, d_layers = list(attention_layers(G)), [] if D is None else list(attention_layers(D))
+    g_layers, d_layers = _split_layers(G, D, layers)
+    z, y = _inputs(G, n, classes, seed)
+    was_training = G.training
+    G.eval()
+    try:
+        images, captured = G.layer_attention(z, y, layers=g_layers) if g_layers else (G(z, y), {})
+    finally:
+        G.train(was_training)
+    images = images.float().clamp(-1, 1)
+    if d_layers:
+        d_was_training = D.training
+        D.eval()
+        try:
+            _, d_maps = D.layer_attention(images, y, layers=d_layers)
+        finally:
+            D.train(d_was_training)
+        captured.update({f"D.{name}": maps for name, maps in d_maps.items()})
+    images = images.cpu()
+    if any(isinstance(maps, HiTLayerMaps) for maps in captured.values()):
+        panels = hit_attention_panels(images.shape[-1], captured, points, num_points, per_head)
+        plot, title = plot_hit_attention, HIT_TITLE
+    else:
+        if per_head:
+            raise ValueError("--per-head is for multi-head attention maps (these layers have one head each)")
+        panels, plot, title = attention_panels(images.shape[-1], captured, points, num_points), plot_attention, TITLE
+    if path is not None:
+        plot(images, panels, title=title, path=path, labels=y)
+    return AttentionFigure(images, None if y is None else y.cpu(), captured, panels,
+                           None if path is None else Path(path))
+
+
+TITLE = "Self-attention maps: each query point (left) and where it attends (colour = probability)"
+HIT_TITLE = ("HiT attention: each query point (left) and where it attends: regional (own block) and dilated "
+             "(same offset in every block) heads, cross-attention over the latent tokens")
+
+
+def _split_layers(G: nn.Module, D: nn.Module | None, layers: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """The layers of G and of D (without its ``D.`` prefix) to draw; one-line errors when there are none."""
+    g_layers = G.attention_layer_names()
+    d_layers = [] if D is None else D.attention_layer_names()
+    if D is not None and not d_layers:
+        raise ValueError(f"the discriminator ({type(D).__name__}) has no attention to draw (leave out --d)")
     if not g_layers and not d_layers:
         raise ValueError("this run's networks have no self-attention layers (g_attn_res / d_attn_res are empty)")
     if layers is not None:
@@ -300,131 +284,42 @@ def attention_figure(
         for name in layers:
             if name not in known:
                 raise ValueError(f"no attention layer named {name!r}; choose from {', '.join(known) or 'none'}")
-        g_layers = [name for name in g_layers if name in layers]
-        d_layers = [name for name in d_layers if f"D.{name}" in layers]
-    elif not g_layers:
+        return [name for name in layers if name in g_layers], [name[2:] for name in layers if name.startswith("D.")]
+    if not g_layers:
         raise ValueError("the generator has no self-attention layers (g_attn_res is empty); try --d for D's")
+    return g_layers, d_layers
+
+
+def _inputs(G: nn.Module, n: int, classes: int | Sequence[int] | None, seed: int
+            ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The seeded z and the labels of ``n`` images, on G's device."""
     device = next(G.parameters()).device
-    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     y = G.sample_labels(n, classes)
-    y = None if y is None else y.to(device)
-    was_training = G.training
-    G.eval()
-    try:
-        captured: dict[str, CapturedAttention] = {}
-        if g_layers:
-            holder: dict[str, torch.Tensor] = {}
-            handle = G.register_forward_hook(lambda m, a, out: holder.__setitem__("images", out))
-            try:
-                captured.update(capture_attention(G, z, y, layers=g_layers))
-            finally:
-                handle.remove()
-            images = holder["images"].float().clamp(-1, 1)
-        else:
-            images = G(z, y).float().clamp(-1, 1)
-    finally:
-        G.train(was_training)
-    if d_layers:
-        d_was_training = D.training
-        D.eval()
-        try:
-            d_maps = capture_attention(D, images, y, layers=d_layers)
-        finally:
-            D.train(d_was_training)
-        captured.update({f"D.{name}": cap for name, cap in d_maps.items()})
-    panels = attention_panels(images.shape[-1], captured, points, num_points)
-    title = "Self-attention maps: each query point (left) and where it attends (colour = probability)"
-    if path is not None:
-        plot_attention(images, panels, title=title, path=path, labels=y)
-    return AttentionFigure(images.cpu(), None if y is None else y.cpu(), captured, panels,
-                           None if path is None else Path(path))
+    return G.sample_noise(n, seed).to(device), None if y is None else y.to(device)
 
 
 # ------------------------------------------------------------------------------ HiT
 #
-# HiT's maps come from ``G.attention_maps(z, y)``: every multi-axis / global / cross layer runs
-# its explicit matmul-softmax path with ``return_attention=True`` and hands back its own
-# probabilities. A query is one token of a layer's S x S map (the cell holding the query pixel);
-# its rows are cut out of those tensors and *placed* on the S x S map with the layer's own
-# inverse reshape (``unblock_images``) -- a permutation, so every drawn value is one the layer
-# returned and every other cell is exactly 0.
+# HiT's maps come from ``G.layer_attention(z, y)``: every multi-axis / global / cross layer runs its
+# explicit matmul-softmax path and hands back its own probabilities. A query is one token of a
+# layer's S x S map (the cell holding the query pixel); ``HiTLayerMaps.query_maps`` places its rows
+# on that map with the layer's own inverse reshape -- a permutation, so every drawn value is one
+# the layer returned and every other cell is exactly 0.
 
 HIT_CANDIDATE_GRID = 32  # auto points are chosen among at most 32 x 32 cells
 HIT_POOL_GRID = 32  # maps are sum-pooled to at most 32 x 32 when comparing candidates
 
 
-@dataclass
-class HiTLayerMaps:
-    """What one HiT attention layer computed in one forward pass (explicit path).
-
-    name: module name, ``stages.1.layers.0`` (self-attention) or ``stages.1.cross``.
-    kind: ``"multi_axis"``, ``"global"`` or ``"cross"``.
-    size: S, the layer's tokens form an S x S map (query token (r, c) covers image pixels
-        [r R/S, (r+1) R/S) x [c R/S, (c+1) R/S) of an R x R image).
-    block_size: b of a multi-axis layer (or of the stage a cross layer is in), else None.
-    attn: multi_axis: ``{"regional": (B, G, h/2, P, P), "dilated": (B, P, h/2, G, G)}`` with
-        G = (S/b)^2 blocks and P = b^2 in-block offsets, in ``block_images`` order;
-        global: ``{"global": (B, h, N, N)}``, N = S*S row-major;
-        cross: ``{"cross": (B, h, S, S, M)}``, the layer's (B, h, N, M) put back in image layout.
-    """
-
-    name: str
-    kind: str
-    size: int
-    block_size: int | None
-    attn: dict[str, torch.Tensor]
-
-    @property
-    def num_heads(self) -> int:
-        """Heads per map: h/2 for multi-axis (regional and dilated each), h otherwise."""
-        return next(iter(self.attn.values())).shape[2 if self.kind == "multi_axis" else 1]
-
-
 def hit_attention_layers(G: nn.Module) -> list[str]:
     """Module names of every attention layer of a HiT generator, in execution order."""
-    names = []
-    for i, stage in enumerate(G.stages):
-        names.append(f"stages.{i}.cross")
-        names += [f"stages.{i}.layers.{j}" for j in _self_attention_indices(stage)]
-    return names
+    return G.attention_layer_names()
 
 
-def _self_attention_indices(stage: nn.Module) -> list[int]:
-    return [j for j, layer in enumerate(stage.layers) if isinstance(layer, SelfAttentionLayer)]
-
-
-@torch.no_grad()
 def capture_hit_attention(
     G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None, layers: Sequence[str] | None = None
 ) -> tuple[torch.Tensor, dict[str, HiTLayerMaps]]:
-    """Images (B, 3, R, R) and each selected layer's own probabilities from ``G.attention_maps(z, y)``."""
-    config = getattr(G, "config", {})
-    if config.get("attention", "multi_axis") not in ("multi_axis", "global") or not config.get("cross_attention", True):
-        raise ValueError(
-            f"attention figures cover HiT with multi-axis or global attention and cross-attention; this "
-            f"generator is an ablation (attention={config.get('attention')!r}, "
-            f"cross_attention={config.get('cross_attention')!r})"
-        )
-    known = hit_attention_layers(G)
-    names = known if layers is None else list(layers)
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise ValueError(f"no attention layer named {unknown[0]!r}; this model has {', '.join(known)}")
-    images, stages = G.attention_maps(z, y)
-    captured: dict[str, HiTLayerMaps] = {}
-    for i, (stage, maps) in enumerate(zip(G.stages, stages)):
-        block = stage.block_size if stage.kind == "multi_axis" else None
-        found = {f"stages.{i}.cross": ("cross", {"cross": maps["cross"]})}
-        for j, layer_maps in zip(_self_attention_indices(stage), maps["layers"]):
-            if isinstance(layer_maps, dict):
-                found[f"stages.{i}.layers.{j}"] = ("multi_axis", layer_maps)
-            else:
-                found[f"stages.{i}.layers.{j}"] = ("global", {"global": layer_maps})
-        for name, (kind, attn) in found.items():
-            if name in names:
-                attn = {key: value.detach().float().cpu() for key, value in attn.items()}
-                captured[name] = HiTLayerMaps(name, kind, stage.size, block, attn)
-    return images, {name: captured[name] for name in names}  # in the order asked
+    """Images (B, 3, R, R) and each selected layer's own probabilities (``G.layer_attention``)."""
+    return G.layer_attention(z, y, layers=layers)
 
 
 def hit_query_cells(resolution: int, size: int, points: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -434,40 +329,8 @@ def hit_query_cells(resolution: int, size: int, points: Sequence[tuple[int, int]
 
 def hit_query_maps(maps: HiTLayerMaps, image: int, cells: Sequence[tuple[int, int]],
                    head: int | None = None) -> dict[str, torch.Tensor]:
-    """The maps of the queries at ``cells`` of image ``image``, averaged over heads (or one ``head``).
-
-    multi_axis: ``{"regional": (Q, S, S), "dilated": (Q, S, S)}``: the query's regional row
-    ``attn["regional"][image, g, :, p, :]`` (over the P offsets of its block g) placed on its
-    block, and its dilated row ``attn["dilated"][image, p, :, g, :]`` (over the G blocks at its
-    offset p) placed at those positions; zero elsewhere. ``head`` j is regional head j and
-    dilated head h/2 + j of the layer. global: ``{"global": (Q, S, S)}``; cross:
-    ``{"cross": (Q, M)}``. Every map sums to 1.
-    """
-    def reduce(a: torch.Tensor) -> torch.Tensor:  # (Q, heads, K) -> (Q, K): mean of heads, or one head
-        return a.mean(1) if head is None else a[:, head]
-
-    s = maps.size
-    rows = torch.tensor([r for r, _ in cells], dtype=torch.long)
-    cols = torch.tensor([c for _, c in cells], dtype=torch.long)
-    q = torch.arange(len(cells))
-    if maps.kind == "cross":
-        cross = maps.attn["cross"][image].permute(1, 2, 0, 3)  # (S, S, h, M)
-        return {"cross": reduce(cross[rows, cols])}  # (Q, M)
-    if maps.kind == "global":
-        attn = maps.attn["global"][image].transpose(0, 1)  # (N, h, N)
-        return {"global": reduce(attn[rows * s + cols]).reshape(-1, s, s)}
-    b = maps.block_size
-    gw = s // b
-    g = (rows // b) * gw + cols // b  # the query's block, in block_images order
-    p = (rows % b) * b + cols % b  # its offset inside the block
-    regional = reduce(maps.attn["regional"][image][g, :, p])  # (Q, h/2, P) -> (Q, P): over its own block
-    dilated = reduce(maps.attn["dilated"][image][p, :, g])  # (Q, h/2, G) -> (Q, G): over its offset's blocks
-    placed_regional = regional.new_zeros(len(cells), s * s // (b * b), b * b, 1)  # (Q, G, P, 1)
-    placed_regional[q, g, :, 0] = regional
-    placed_dilated = dilated.new_zeros(len(cells), s * s // (b * b), b * b, 1)
-    placed_dilated[q, :, p, 0] = dilated
-    return {"regional": unblock_images(placed_regional, gw, b)[..., 0],  # (Q, S, S)
-            "dilated": unblock_images(placed_dilated, gw, b)[..., 0]}
+    """The maps of the queries at ``cells`` of image ``image`` on the S x S map (:meth:`HiTLayerMaps.query_maps`)."""
+    return maps.query_maps(image, cells, head)
 
 
 def select_hit_points(resolution: int, captured: dict[str, HiTLayerMaps], image: int, k: int) -> list[tuple[int, int]]:
@@ -483,7 +346,7 @@ def select_hit_points(resolution: int, captured: dict[str, HiTLayerMaps], image:
               for r in range(grid) for c in range(grid)]
     features = []
     for maps in captured.values():
-        for array in hit_query_maps(maps, image, hit_query_cells(resolution, maps.size, pixels)).values():
+        for array in maps.query_maps(image, hit_query_cells(resolution, maps.size, pixels)).values():
             if array.dim() == 3 and array.shape[-1] > HIT_POOL_GRID:
                 f = array.shape[-1] // HIT_POOL_GRID
                 array = array.reshape(len(pixels), HIT_POOL_GRID, f, HIT_POOL_GRID, f).sum((2, 4))
@@ -545,7 +408,7 @@ def hit_attention_panels(
         for name, maps in captured.items():
             cells = hit_query_cells(resolution, maps.size, chosen)
             for head in range(maps.num_heads) if per_head else [None]:
-                arrays = hit_query_maps(maps, image, cells, head)
+                arrays = maps.query_maps(image, cells, head)
                 panels.append(HiTPanel(
                     name, maps.kind, image, head, maps.num_heads, maps.size, maps.block_size, chosen, cells,
                     {kind: [a.numpy().astype(np.float64) for a in array] for kind, array in arrays.items()},
@@ -574,100 +437,83 @@ def plot_hit_attention(
     map itself) over a faded grey copy of the image; a global map, or a cross row's bar chart
     of the attention over the M latent tokens (bar heights = the map), spans both.
     """
-    from matplotlib.patches import Rectangle
-
     if not panels:
         raise ValueError("nothing to draw: no attention maps")
-    pictures = (images.detach().float().cpu().clamp(-1, 1) * 0.5 + 0.5).permute(0, 2, 3, 1).numpy()
-    resolution = pictures.shape[1]
-    cols = 1 + 2 * max(len(p.points) for p in panels)
     width, height = hit_figure_size(panels)
-    fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
-    top = 1 - TITLE_INCHES * DPI / height
-    grid = fig.add_gridspec(len(panels), cols, left=0.02, right=0.98, bottom=0.01, top=top - 0.01,
-                            wspace=0.08, hspace=0.45)
+    cols = 1 + 2 * max(len(p.points) for p in panels)
+    fig, grid, pictures, extent = _canvas(images, len(panels), cols, width, height, 0.45)
     title = title or "HiT attention maps"
     fits = 0.95 * width * 72 / (0.55 * DPI * len(title))  # largest font (pt) that keeps the title on one line
     fig.suptitle(title, fontsize=max(7.0, min(12.0, fits)), wrap=True, va="top",
                  y=1 - 0.15 * TITLE_INCHES * DPI / height)
-    extent = (0, resolution, resolution, 0)
     for row, panel in enumerate(panels):
         picture = pictures[panel.image]
-        grey = picture.mean(-1)
-        cell = resolution / panel.size
-        ax = fig.add_subplot(grid[row, 0])
-        ax.imshow(picture, extent=extent, interpolation="nearest")
         label = "" if labels is None else f" (class {int(labels[panel.image])})"
-        if panel.kind == "cross":
-            what = f"cross to {len(panel.maps['cross'][0])} latents"
-        else:
-            what = "global" if panel.kind == "global" else f"multi-axis, blocks {panel.block_size}×{panel.block_size}"
-        heads = "" if panel.head is None else f" · head {panel.head}"
-        if panel.head is not None and panel.kind == "multi_axis":
-            heads = f" · heads {panel.head}, {panel.head + panel.num_heads}"
-        ax.set_title(f"{panel.layer}{heads} · image {panel.image}{label}\n{panel.size}×{panel.size} tokens, {what}",
-                     fontsize=7)
+        _hit_image_cell(fig.add_subplot(grid[row, 0]), panel, picture, extent, label)
         for i in range(len(panel.points)):
-            colour = POINT_COLOURS[i % len(POINT_COLOURS)]
-            x, y = panel.centre(i, resolution)
-            if panel.kind == "multi_axis":
-                b = panel.block_size
-                r, c = panel.cells[i]
-                ax.add_patch(Rectangle((c // b * b * cell, r // b * b * cell), b * cell, b * cell, fill=False,
-                                       edgecolor=colour, lw=1.5))
-            ax.plot(x, y, "o", ms=7, mfc=colour, mec="black", mew=1.0)
-        _clean(ax)
-        for i in range(len(panel.points)):
-            colour = POINT_COLOURS[i % len(POINT_COLOURS)]
-            x, y = panel.centre(i, resolution)
             kinds = list(panel.maps)
             span = 2 // len(kinds)
             for j, kind in enumerate(kinds):
-                attention_map = panel.maps[kind][i]
                 ax = fig.add_subplot(grid[row, 1 + 2 * i + j * span: 1 + 2 * i + (j + 1) * span])
-                if kind == "cross":
-                    ax.bar(np.arange(len(attention_map)), attention_map, color=colour, edgecolor="black", lw=0.5)
-                    ax.set_xlim(-0.6, len(attention_map) - 0.4)
-                    ax.set_ylim(0, max(float(attention_map.max()) * 1.1, 1e-12))
-                    ax.set_xlabel("latent token", fontsize=6, labelpad=1)
-                    ax.tick_params(labelsize=5, length=2, pad=1)
-                    head = "mean of heads" if panel.head is None else f"head {panel.head}"
-                    px, py = panel.points[i]
-                    ax.set_title(f"query ({px}, {py}) px · {head} · max p={attention_map.max():.2f}", fontsize=7)
-                else:
-                    ax.imshow(grey, extent=extent, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-                    ax.imshow(attention_map, extent=extent, cmap="inferno", alpha=0.75, interpolation="nearest",
-                              vmin=0, vmax=float(attention_map.max()))
-                    ax.plot(x, y, "o", ms=7, mfc=colour, mec="white", mew=1.0)
-                    if panel.head is None:
-                        head = "mean"
-                    else:  # the layer's head number: dilated heads come after the h/2 regional ones
-                        head = f"head {panel.head + (panel.num_heads if kind == 'dilated' else 0)}"
-                    where = "own block" if kind == "regional" else "same offset" if kind == "dilated" else "all"
-                    ax.set_title(f"{kind} ({where}) · {head}\nmax p={attention_map.max():.2f}", fontsize=6)
-                    _clean(ax)
-                for spine in ax.spines.values():
-                    spine.set_edgecolor(colour)
-                    spine.set_linewidth(3 if kind != "cross" else 1.5)
-    if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=DPI)
+                _hit_map_cell(ax, panel, i, kind, picture.mean(-1), extent)
+    _save(fig, path)
     return fig
 
 
-@dataclass
-class HiTAttentionFigure:
-    """Everything behind one HiT attention figure: the images, the captured maps, the panels."""
+def _hit_image_cell(ax, panel: HiTPanel, picture: np.ndarray, extent: tuple, label: str) -> None:
+    """Column 0 of a HiT row: the image, each query point in its colour (and its block's outline)."""
+    from matplotlib.patches import Rectangle
 
-    images: torch.Tensor
-    labels: torch.Tensor | None
-    captured: dict[str, HiTLayerMaps]
-    panels: list[HiTPanel]
-    path: Path | None
+    resolution = extent[1]
+    cell = resolution / panel.size
+    ax.imshow(picture, extent=extent, interpolation="nearest")
+    if panel.kind == "cross":
+        what = f"cross to {len(panel.maps['cross'][0])} latents"
+    else:
+        what = "global" if panel.kind == "global" else f"multi-axis, blocks {panel.block_size}×{panel.block_size}"
+    heads = "" if panel.head is None else f" · head {panel.head}"
+    if panel.head is not None and panel.kind == "multi_axis":
+        heads = f" · heads {panel.head}, {panel.head + panel.num_heads}"
+    ax.set_title(f"{panel.layer}{heads} · image {panel.image}{label}\n{panel.size}×{panel.size} tokens, {what}",
+                 fontsize=7)
+    for i in range(len(panel.points)):
+        colour = POINT_COLOURS[i % len(POINT_COLOURS)]
+        x, y = panel.centre(i, resolution)
+        if panel.kind == "multi_axis":
+            b = panel.block_size
+            r, c = panel.cells[i]
+            ax.add_patch(Rectangle((c // b * b * cell, r // b * b * cell), b * cell, b * cell, fill=False,
+                                   edgecolor=colour, lw=1.5))
+        ax.plot(x, y, "o", ms=7, mfc=colour, mec="black", mew=1.0)
+    _clean(ax)
 
 
-@torch.no_grad()
+def _hit_map_cell(ax, panel: HiTPanel, i: int, kind: str, grey: np.ndarray, extent: tuple) -> None:
+    """Query ``i``'s ``kind`` map: a heat map on the image, or a bar chart over the latent tokens (cross)."""
+    colour = POINT_COLOURS[i % len(POINT_COLOURS)]
+    attention_map = panel.maps[kind][i]
+    if kind != "cross":
+        _heatmap(ax, grey, extent, attention_map, panel.centre(i, extent[1]), colour)
+        if panel.head is None:
+            head = "mean"
+        else:  # the layer's head number: dilated heads come after the h/2 regional ones
+            head = f"head {panel.head + (panel.num_heads if kind == 'dilated' else 0)}"
+        where = "own block" if kind == "regional" else "same offset" if kind == "dilated" else "all"
+        ax.set_title(f"{kind} ({where}) · {head}\nmax p={attention_map.max():.2f}", fontsize=6)
+        return
+    ax.bar(np.arange(len(attention_map)), attention_map, color=colour, edgecolor="black", lw=0.5)
+    ax.set_xlim(-0.6, len(attention_map) - 0.4)
+    ax.set_ylim(0, max(float(attention_map.max()) * 1.1, 1e-12))
+    ax.set_xlabel("latent token", fontsize=6, labelpad=1)
+    ax.tick_params(labelsize=5, length=2, pad=1)
+    head = "mean of heads" if panel.head is None else f"head {panel.head}"
+    px, py = panel.points[i]
+    ax.set_title(f"query ({px}, {py}) px · {head} · max p={attention_map.max():.2f}", fontsize=7)
+    for spine in ax.spines.values():
+        spine.set_edgecolor(colour)
+        spine.set_linewidth(1.5)
+
+
 def hit_attention_figure(
     G: nn.Module,
     n: int = 2,
@@ -678,30 +524,6 @@ def hit_attention_figure(
     num_points: int = 4,
     per_head: bool = False,
     path: str | Path | None = None,
-) -> HiTAttentionFigure:
-    """Generate ``n`` images from a HiT generator and draw its attention for query points.
-
-    ``layers`` picks module names (``stages.0.cross``, ``stages.1.layers.0``, ...; default
-    all); ``per_head`` draws one row per head instead of the mean over heads.
-    """
-    family = getattr(G, "config", {}).get("family")
-    if family != "hit":
-        raise ValueError(f"hit_attention_figure draws HiT's attention; this is a {family} generator")
-    device = next(G.parameters()).device
-    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
-    y = G.sample_labels(n, classes)
-    y = None if y is None else y.to(device)
-    was_training = G.training
-    G.eval()
-    try:
-        images, captured = capture_hit_attention(G, z, y, layers)
-    finally:
-        G.train(was_training)
-    images = images.float().clamp(-1, 1).cpu()
-    panels = hit_attention_panels(images.shape[-1], captured, points, num_points, per_head)
-    title = ("HiT attention: each query point (left) and where it attends: regional (own block) and dilated "
-             "(same offset in every block) heads, cross-attention over the latent tokens")
-    if path is not None:
-        plot_hit_attention(images, panels, title=title, path=path, labels=y)
-    return HiTAttentionFigure(images, None if y is None else y.cpu(), captured, panels,
-                              None if path is None else Path(path))
+) -> AttentionFigure:
+    """:func:`attention_figure` of a generator without a discriminator (HiT's D is convolutional)."""
+    return attention_figure(G, n, classes, seed, layers, points, num_points, path=path, per_head=per_head)

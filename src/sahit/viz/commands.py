@@ -87,32 +87,36 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
 
 def run_attention(args: argparse.Namespace) -> int:
     from ..export import load
-    from .attention import attention_figure, hit_attention_figure, parse_points
+    from .attention import attention_figure, parse_points
     from .run_files import load_discriminator, run_folder
 
     if args.n < 1 or args.num_points < 1:
         raise ValueError("--n and --num-points must be at least 1")
     folder = run_folder(args.run)
     G = load(folder, ema=not args.no_ema)
-    if G.config.get("family") == "hit":
-        if args.d or any(name.startswith("D.") for name in args.layer or []):
-            raise ValueError("HiT's discriminator is convolutional: it has no attention to draw (leave out --d)")
-        result = hit_attention_figure(G, n=args.n, classes=args.class_, seed=args.seed, layers=args.layer,
-                                      points=parse_points(args.points), num_points=args.num_points,
-                                      per_head=args.per_head, path=args.out)
-        heads = "one row per head" if args.per_head else "mean over heads"
-        print(f"wrote {result.path}: {len(result.panels)} rows ({', '.join(result.captured)}; {args.n} image(s), "
-              f"{heads}), {len(result.panels[0].points)} queries each")
-        return 0
-    if args.per_head:
-        raise ValueError("--per-head is for HiT generators (SAGAN's attention has one head)")
-    D = load_discriminator(folder) if args.d or any(name.startswith("D.") for name in args.layer or []) else None
+    D = None
+    if args.d or any(name.startswith("D.") for name in args.layer or []):
+        if not discriminator_has_attention(G.config):
+            raise ValueError("this run's discriminator has no attention to draw (leave out --d)")
+        D = load_discriminator(folder)
     result = attention_figure(G, n=args.n, classes=args.class_, seed=args.seed, layers=args.layer,
-                              points=parse_points(args.points), num_points=args.num_points, D=D, path=args.out)
-    layers = ", ".join(result.captured)
-    print(f"wrote {result.path}: {len(result.panels)} rows ({layers}; {args.n} image(s)), "
-          f"{len(result.panels[0].maps)} queries each")
+                              points=parse_points(args.points), num_points=args.num_points, D=D, path=args.out,
+                              per_head=args.per_head)
+    heads = "; one row per head" if args.per_head else ""
+    print(f"wrote {result.path}: {len(result.panels)} rows ({', '.join(result.captured)}; {args.n} image(s)"
+          f"{heads}), {len(result.panels[0].points)} queries each")
     return 0
+
+
+def discriminator_has_attention(config: dict) -> bool:
+    """Whether the discriminator of a generator's model config has attention layers (built on the meta device)."""
+    import torch
+
+    from ..models.registry import build_from_config
+
+    with torch.device("meta"):
+        _, D = build_from_config(config)
+    return bool(D.attention_layer_names())
 
 
 def run_interpolate(args: argparse.Namespace) -> int:

@@ -291,37 +291,36 @@ def _section_samples(folder: Path) -> str:
 
 def _section_attention(folder: Path, seed: int) -> str:
     from ..export import load
-    from .attention import attention_figure, attention_layers, hit_attention_figure, plot_attention, plot_hit_attention
+    from .attention import HiTPanel, attention_figure, plot_attention, plot_hit_attention
 
     parts = ["<h2>Attention</h2>"]
     try:
         G = load(folder)
     except (FileNotFoundError, ValueError) as exc:
         return parts[0] + f"\n<p class=\"note\">no attention figure: {html.escape(str(exc))}</p>"
-    if G.config.get("family") == "hit":
-        result = hit_attention_figure(G, n=1, seed=seed)
-        fig = plot_hit_attention(result.images, result.panels, labels=result.labels,
+    if not G.attention_layer_names():
+        return parts[0] + "\n<p class=\"note\">this generator has no self-attention layers</p>"
+    try:
+        result = attention_figure(G, n=2, seed=seed)
+    except ValueError as exc:  # e.g. an ablation whose attention the figure does not cover
+        return parts[0] + f"\n<p class=\"note\">no attention figure: {html.escape(str(exc))}</p>"
+    command = f"<code>sahit attention --run {html.escape(str(folder))} --out attention.png</code>"
+    if isinstance(result.panels[0], HiTPanel):  # token maps are wide (two columns per query): one image
+        labels = None if result.labels is None else result.labels[:1]
+        fig = plot_hit_attention(result.images[:1], [p for p in result.panels if p.image == 0], labels=labels,
                                  title="G attention (HiT): query points (left), their regional / dilated maps "
                                  "and cross-attention over the latent tokens")
         parts.append(f"<p>EMA generator, seed {seed}, one image; query points picked automatically (maps that "
                      "differ most), mean over heads. Multi-axis rows: <em>regional</em> = the query's attention "
                      "inside its own block (outlined on the left), <em>dilated</em> = over the tokens at the same "
-                     "offset in every block. Cross rows: attention over the latent tokens. Make your own with "
-                     f"<code>sahit attention --run {html.escape(str(folder))} --out attention.png</code> "
-                     "(<code>--per-head</code> for each head).</p>")
+                     f"offset in every block. Cross rows: attention over the latent tokens. Make your own with "
+                     f"{command} (<code>--per-head</code> for each head).</p>")
         parts.append(_img(_png(fig), "HiT attention maps"))
         return "\n".join(parts)
-    if G.config.get("family") != "sagan":
-        family = html.escape(str(G.config.get("family")))
-        return parts[0] + f"\n<p class=\"note\">no attention figure for a {family} generator</p>"
-    if not attention_layers(G):
-        return parts[0] + "\n<p class=\"note\">this generator has no self-attention layers</p>"
-    result = attention_figure(G, n=2, seed=seed)
     fig = plot_attention(result.images, result.panels, labels=result.labels,
                          title="G self-attention: query points (left) and their attention maps")
     parts.append(f"<p>EMA generator, seed {seed}; query points picked automatically (rows that differ most). "
-                 f"Make your own with <code>sahit attention --run {html.escape(str(folder))} "
-                 "--out attention.png</code>.</p>")
+                 f"Make your own with {command}.</p>")
     parts.append(_img(_png(fig), "attention maps"))
     return "\n".join(parts)
 

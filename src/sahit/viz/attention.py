@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from ..models.attention import CapturedAttention, HiTLayerMaps, attention_layers, capture_attention  # noqa: F401
+from ..runs import eval_mode
 
 # Distinct, colour-blind friendly query colours (Okabe-Ito), cycled when there are more points.
 POINT_COLOURS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#FFFFFF")
@@ -237,20 +238,12 @@ def attention_figure(
     """
     g_layers, d_layers = _split_layers(G, D, layers)
     z, y = _inputs(G, n, classes, seed)
-    was_training = G.training
-    G.eval()
-    try:
+    with eval_mode(G):
         images, captured = G.layer_attention(z, y, layers=g_layers) if g_layers else (G(z, y), {})
-    finally:
-        G.train(was_training)
     images = images.float().clamp(-1, 1)
     if d_layers:
-        d_was_training = D.training
-        D.eval()
-        try:
+        with eval_mode(D):
             _, d_maps = D.layer_attention(images, y, layers=d_layers)
-        finally:
-            D.train(d_was_training)
         captured.update({f"D.{name}": maps for name, maps in d_maps.items()})
     images = images.cpu()
     if any(isinstance(maps, HiTLayerMaps) for maps in captured.values()):

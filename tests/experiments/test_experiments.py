@@ -205,7 +205,7 @@ def test_sigterm_stops_the_runner_with_a_checkpoint_and_the_rerun_resumes(tmp_pa
     assert not (run_dir / "summary.json").exists()
     stopped_at = max(int(p.stem.split("-")[1]) for p in ckpts.glob("ckpt-*.pt"))
     assert 0 < stopped_at < 400
-    run("stabilization", *args[2:])
+    run("stabilization", *args[3:])  # without python -m experiments.stabilization
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["resumed"] and summary["steps_this_session"] == 400 - stopped_at
 

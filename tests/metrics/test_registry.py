@@ -52,3 +52,25 @@ def test_a_registered_metric_is_evaluated_in_registration_order(monkeypatch):
 def test_a_metric_must_name_known_needs():
     with pytest.raises(ValueError, match="needs"):
         register_metric("x", lower_is_better=True, needs=("pixels",))
+
+
+def test_class_accuracy_counts_samples_the_extractor_names_as_drawn():
+    reference, fake, extractor = feature_sets()
+    rng = np.random.default_rng(1)
+    reference.labels = np.arange(30) % 3
+    labels = np.arange(30) % 3
+    logits = rng.normal(size=(30, 3))
+    fake.labels, fake.logits = labels, logits
+    result = evaluate_features(reference, fake, extractor, ["acc"])["acc"]
+    expected = sum(int(np.argmax(logits[i]) == labels[i]) for i in range(30)) / 30
+    assert result.value == pytest.approx(expected) and result.n_reference is None
+    assert result.details["per_class"]["1"] == pytest.approx(np.mean(logits[labels == 1].argmax(1) == 1))
+    assert not lower_is_better("acc") and "acc" not in registry.default_metric_names()
+
+
+def test_class_accuracy_refuses_an_extractor_of_other_classes():
+    reference, fake, extractor = feature_sets()
+    reference.labels = np.arange(30) % 3
+    fake.labels, fake.logits = np.arange(30) % 3, np.zeros((30, 1008))  # Inception's ImageNet logits
+    with pytest.raises(ValueError, match="trained on the data's own classes"):
+        evaluate_features(reference, fake, extractor, ["acc"])

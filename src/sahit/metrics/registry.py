@@ -193,3 +193,26 @@ def _intra_fid(x: MetricInputs) -> list[MetricResult]:
     per_class = per_class_fid(ref.features, ref.labels, fake.features, fake.labels)
     value = float(np.mean(list(per_class.values())))
     return [x.result("ifid", value, details={"per_class": {str(c): v for c, v in per_class.items()}})]
+
+
+@register_metric("acc", lower_is_better=False, needs=("logits", "labels"), default=False)
+def _class_accuracy(x: MetricInputs) -> list[MetricResult]:
+    """How often the extractor names the class each sample was drawn for.
+
+    Meaningful only with a domain extractor trained on the generator's own classes (``sahit features
+    fit`` on the training data), so the extractor's class count must equal the reference's.
+    """
+    logits, labels = x.fake.logits, x.fake.labels
+    if logits is None or labels is None:
+        raise ValueError("class accuracy needs the samples' class labels and the extractor's logits")
+    classes = logits.shape[1]
+    ref_labels = x.reference.labels
+    ref_classes = int(ref_labels.max()) + 1 if ref_labels is not None and len(ref_labels) else None
+    if ref_classes != classes or int(labels.max()) >= classes:
+        raise ValueError(
+            f"class accuracy needs an extractor trained on the data's own classes: {x.extractor.name!r} names "
+            f"{classes} classes, the labelled reference has {ref_classes or 'no'} (fit one: sahit features fit --data DATA)"
+        )
+    accuracy = float(np.mean(logits.argmax(axis=1) == labels))
+    per_class = {str(c): float(np.mean(logits[labels == c].argmax(axis=1) == c)) for c in np.unique(labels)}
+    return [x.result("acc", accuracy, compared=False, details={"classes": classes, "per_class": per_class})]

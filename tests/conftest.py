@@ -11,3 +11,22 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """Makes tiny image folders: ``image_folder("name", {"class": count, ...})`` (class subfolders) or
+    ``image_folder("name", loose=n)`` (unlabelled); every 8x8 PNG is a distinct flat colour."""
+    from PIL import Image
+
+    def make(name: str, sizes: dict[str, int] | None = None, loose: int = 0):
+        root = tmp_path / name
+        root.mkdir(parents=True)
+        files = [root / c / f"{i:02d}.png" for c, n in (sizes or {}).items() for i in range(n)]
+        files += [root / f"{i:02d}.png" for i in range(loose)]
+        for k, path in enumerate(files):
+            path.parent.mkdir(exist_ok=True)
+            Image.new("RGB", (8, 8), (10 * k % 256, 3 * k % 256, 255 - k)).save(path)
+        return root
+
+    return make

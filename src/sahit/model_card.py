@@ -97,6 +97,8 @@ def model_card(generator: nn.Module, training: TrainingRecord | None = None, lic
     data = config.get("data", UNKNOWN)
     if data == "builtin":
         data = f"builtin (sahit's built-in shapes, {config.get('data_length', UNKNOWN):,} images)"
+    if config.get("data_holdout"):
+        data += f"; {config['data_holdout']:,} images held out of training (`data_holdout`; evaluation compares with them)"
     lines += ["## Data", "", f"{data}", ""]
 
     step = training.step if training and training.step is not None else None

@@ -4,6 +4,7 @@
 torchvision name (``cifar10``, ``cifar100``, ``stl10``, ``celeba``, ``lsun:<class>``,
 ``imagenet:<root>``), a path to a folder or a ``.zip`` of images (``sahit data pack``). Every data set yields
 ``(image (3, R, R) float32 in [-1, 1], label int)`` and has ``num_classes`` (0 = unlabeled).
+``holdout=N`` sets N training images apart (class-balanced, fixed seed) for reference statistics.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from torch.utils.data import Dataset
 
 from .builtin import CLASS_NAMES, BuiltinShapes, symmetry_error
 from .folder import DataError, ImageFolderDataset, image_transform, to_rgb
+from .holdout import SPLITS, DataSplit, holdout_indices, split_dataset, split_name
 from .pack import ZipImageDataset, pack_folder
 
 TORCHVISION_SETS = ("cifar10", "cifar100", "stl10", "celeba", "lsun", "imagenet")
@@ -26,6 +28,10 @@ __all__ = [
     "BuiltinShapes",
     "ImageFolderDataset",
     "ZipImageDataset",
+    "DataSplit",
+    "holdout_indices",
+    "split_dataset",
+    "split_name",
     "pack_folder",
     "DataError",
     "symmetry_error",
@@ -44,6 +50,13 @@ class _TorchvisionAdapter(Dataset):
 
     def __len__(self) -> int:
         return len(self.base)
+
+    @property
+    def labels(self) -> list[int] | None:
+        """The label of every image when torchvision lists them (``targets`` or ``labels``), else None."""
+        listed = getattr(self.base, "targets", None)
+        listed = getattr(self.base, "labels", None) if listed is None else listed
+        return None if listed is None else [max(int(y), 0) for y in listed]
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         image, label = self.base[index]
@@ -114,12 +127,33 @@ def make_dataset(
     crop: str = "center",
     crop_fraction: float = 1.0,
     interpolation: str = "bilinear",
+    holdout: int = 0,
+    split: str = "train",
 ) -> Dataset:
     """Build the data set named by ``spec`` at ``resolution`` (see the module docstring).
 
     ``crop``, ``crop_fraction``, ``interpolation``: how images are cut to a square and resized
     (``image_transform``; the built-in shapes are drawn at ``resolution`` and ignore them).
+    ``holdout``: set that many training images apart, the same number of each class, chosen from the
+    labels with a fixed seed (:mod:`sahit.data.holdout`); ``split="train"`` returns the rest,
+    ``"holdout"`` the held-out images. 0: the whole data set, as it is.
     """
+    if split not in SPLITS:
+        raise DataError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if isinstance(holdout, bool) or not isinstance(holdout, int) or holdout < 0:
+        raise DataError(f"holdout must be a number of images >= 0, got {holdout!r}")
+    if not holdout and split == "holdout":
+        raise DataError("split='holdout' needs holdout > 0: the number of images held out of training")
+    if holdout and not train:
+        raise DataError("holdout sets images of the training set apart; the test set (train=False) has none")
+    dataset = _whole_dataset(spec, resolution, train, root, download, seed, length, strict,
+                             crop, crop_fraction, interpolation)
+    return split_dataset(dataset, holdout, split) if holdout else dataset
+
+
+def _whole_dataset(spec: str, resolution: int, train: bool, root: str | os.PathLike | None, download: bool,
+                   seed: int, length: int, strict: bool, crop: str, crop_fraction: float,
+                   interpolation: str) -> Dataset:
     if not spec:
         raise DataError("--data is empty: use 'builtin', a torchvision name or a folder path")
     if spec == "builtin":

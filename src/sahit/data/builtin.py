@@ -123,6 +123,11 @@ class BuiltinShapes(Dataset):
     def __len__(self) -> int:
         return self.length
 
+    @property
+    def labels(self) -> list[int]:
+        """The label of every image (they cycle through the classes)."""
+        return [i % self.num_classes for i in range(self.length)]
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         if not 0 <= index < self.length:
             raise IndexError(index)

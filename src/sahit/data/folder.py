@@ -132,6 +132,12 @@ class ImageFiles(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
+    @property
+    def labels(self) -> list[int]:
+        """The label of every image, from the listing (no image is opened)."""
+        samples = self.samples
+        return list(samples.labels) if isinstance(samples, FileSamples) else [label for _, label in samples]
+
     def load(self, index: int) -> torch.Tensor:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -45,6 +45,7 @@ def _add_features_parser(subparsers: argparse._SubParsersAction) -> None:
     fit.add_argument("--batch-size", type=int, default=32)
     fit.add_argument("--width", type=int, default=16, help="channels of the first layer (default 16)")
     fit.add_argument("--seed", type=int, default=0)
+    _add_holdout_arg(fit, "train on the rest and report the accuracy on the held-out images")
     fit.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
     fit.set_defaults(func=run_features_fit)
 
@@ -62,7 +63,9 @@ def _add_stats_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, default=None, help="random subset of this many images (default: all)")
     p.add_argument("--resolution", type=int, default=None,
                    help="image size (default: the domain extractor's; required with inception)")
-    p.add_argument("--split", choices=("train", "test"), default="train")
+    p.add_argument("--split", choices=("train", "test", "holdout"), default="train",
+                   help="train (all but the --holdout images), test, or holdout (the --holdout images)")
+    _add_holdout_arg(p, "--split holdout: those images; --split train: the rest")
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--no-features", action="store_true",
                    help="keep only mean and covariance (FID only; KID, pr, ifid need the features)")
@@ -93,6 +96,8 @@ def _add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="reference: an .npz from `sahit stats`, or a data set (builtin | torchvision name | folder | "
                    "images .npz) whose statistics are computed here (default: the run's data; cached)")
     p.add_argument("--data", default=None, help="reference data set when --ref is not given (default: the run's)")
+    _add_holdout_arg(p, "the reference data set's statistics are those of the held-out images "
+                     "(default: the run's data_holdout when its data is the reference, else 0)", default=None)
     p.add_argument("--ref-n", type=int, default=50_000, help="reference images when computed here (default 50000)")
     p.add_argument("--out", default=None,
                    help="JSON file to write (default RUN/metrics.json, DIR/metrics.json or NAME.metrics.json)")
@@ -100,6 +105,12 @@ def _add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-ema", action="store_true", help="evaluate the raw generator instead of its EMA")
     p.set_defaults(func=run_eval)
+
+
+def _add_holdout_arg(p: argparse.ArgumentParser, what: str, default: int | None = 0) -> None:
+    p.add_argument("--holdout", type=int, default=default, metavar="N",
+                   help=f"hold N images of the data out of training, the same number of each class (as "
+                   f"data_holdout=N in `sahit train`): {what}")
 
 
 def _add_extractor_args(p: argparse.ArgumentParser) -> None:
@@ -124,9 +135,9 @@ def _extractor(args: argparse.Namespace) -> Any:
 
 def run_features_fit(args: argparse.Namespace) -> int:
     from ..data import make_dataset
-    from .domain import fit_domain_extractor, save_domain_extractor
+    from .domain import classification_accuracy, fit_domain_extractor, save_domain_extractor
 
-    dataset = make_dataset(args.data, args.resolution, train=True)
+    dataset = make_dataset(args.data, args.resolution, train=True, holdout=args.holdout)
     num_classes = int(getattr(dataset, "num_classes", 0))
     if num_classes < 2:
         raise ValueError(f"--data {args.data!r} has no class labels; a domain extractor is trained as a classifier")
@@ -134,15 +145,21 @@ def run_features_fit(args: argparse.Namespace) -> int:
         dataset, num_classes, args.resolution, steps=args.steps, batch_size=args.batch_size, width=args.width,
         seed=args.seed, device=_device(args), data_name=args.data,
     )
+    accuracy = ""
+    if args.holdout:
+        held = make_dataset(args.data, args.resolution, train=True, holdout=args.holdout, split="holdout")
+        extractor.info["holdout"] = args.holdout
+        extractor.info["holdout_accuracy"] = classification_accuracy(extractor, held)
+        accuracy = f", held-out accuracy {extractor.info['holdout_accuracy']:.3f} on {len(held)} images"
     folder = save_domain_extractor(extractor.cpu(), args.out)
     info = extractor.info
     print(f"wrote {folder} ({extractor.feature_dim}-d features, {num_classes} classes, train accuracy "
-          f"{info['train_accuracy']:.3f}, {info['seconds']}s); use it with --features {folder}")
+          f"{info['train_accuracy']:.3f}{accuracy}, {info['seconds']}s); use it with --features {folder}")
     return 0
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from ..data import make_dataset
+    from ..data import make_dataset, split_name
     from .evaluate import compute_reference_stats
     from .stats import save_stats
 
@@ -150,13 +167,17 @@ def run_stats(args: argparse.Namespace) -> int:
     resolution = args.resolution or getattr(getattr(extractor, "config", None), "resolution", None)
     if resolution is None:
         raise ValueError("pass --resolution (the size of the images you will compare, e.g. 32)")
-    dataset = make_dataset(args.data, resolution, train=args.split == "train")
+    if args.split == "holdout" and not args.holdout:
+        raise ValueError("--split holdout needs --holdout N, the number of images held out of training")
+    train, part = args.split != "test", "holdout" if args.split == "holdout" else "train"
+    dataset = make_dataset(args.data, resolution, train=train, holdout=args.holdout, split=part)
+    split = split_name(train, args.holdout, part)
     stats = compute_reference_stats(
         dataset, extractor, n=args.n, batch_size=args.batch_size, keep_features=not args.no_features,
-        data_name=args.data, split=args.split, seed=args.seed, device=_device(args),
+        data_name=args.data, split=split, seed=args.seed, device=_device(args),
     )
     path = save_stats(stats, args.out)
-    print(f"wrote {path}: {stats.n} images of {args.data} ({args.split}, {resolution}px), "
+    print(f"wrote {path}: {stats.n} images of {args.data} ({split}, {resolution}px), "
           f"{extractor.name} features ({extractor.feature_dim}-d, weights {extractor.weights_hash[:12]})")
     return 0
 
@@ -208,7 +229,11 @@ def _eval_run(args: argparse.Namespace) -> tuple[dict[str, MetricResult], Any, P
     G = sahit.load(args.run, ema=not args.no_ema, device=_device(args))
     metrics = _metric_list(args.metrics, bool(G.num_classes))
     extractor = _extractor(args)
-    reference = _reference(args.ref or args.data or _run_data(Path(args.run)), G.resolution, extractor, args)
+    if args.ref or args.data:
+        reference = _reference(args.ref or args.data, G.resolution, extractor, args)
+    else:
+        data, holdout = _run_data(Path(args.run))
+        reference = _reference(data, G.resolution, extractor, args, holdout)
     results = evaluate_generator(G, reference, extractor, metrics, n=args.n, batch_size=args.batch_size,
                                  seed=args.seed, truncation=args.truncation, device=_device(args))
     header = {"run": str(args.run), "ema": not args.no_ema, "truncation": args.truncation}
@@ -222,14 +247,19 @@ def _metric_list(spec: str | None, labelled: bool) -> list[str]:
     return list(check_metrics([m.strip() for m in spec.split(",") if m.strip()]))
 
 
-def _reference(spec: str, resolution: int, extractor: Any, args: argparse.Namespace) -> Any:
-    """Reference statistics from ``spec``: a `sahit stats` .npz, an .npz of images, or a data set (cached)."""
+def _reference(spec: str, resolution: int, extractor: Any, args: argparse.Namespace, holdout: int = 0) -> Any:
+    """Reference statistics from ``spec``: a `sahit stats` .npz, an .npz of images, or a data set (cached; of
+    its held-out images with ``--holdout``, else ``holdout``)."""
     from .evaluate import cached_reference_stats, compute_reference_stats
     from .images import load_images
     from .stats import load_stats
 
+    holdout = holdout if args.holdout is None else args.holdout
     path = Path(spec)
     if path.suffix == ".npz":
+        if args.holdout:
+            raise ValueError(f"--holdout picks images of a data set; --ref {spec} is an .npz: "
+                             "make its statistics with `sahit stats --holdout N --split holdout`")
         if not path.is_file():
             return load_stats(path)  # raises FileNotFoundError with a hint
         with np.load(path, allow_pickle=False) as data:
@@ -239,24 +269,24 @@ def _reference(spec: str, resolution: int, extractor: Any, args: argparse.Namesp
         images = load_images(path)
         n = args.ref_n if args.ref_n < len(images) else None
         return compute_reference_stats(images, extractor, n=n, data_name=str(spec), device=_device(args))
-    return cached_reference_stats(spec, resolution, extractor, n=args.ref_n, device=_device(args))
+    return cached_reference_stats(spec, resolution, extractor, n=args.ref_n, holdout=holdout, device=_device(args))
 
 
 def _run_folder(path: Path) -> Path:
     return path.parent if path.name == "export" else path
 
 
-def _run_data(run: Path) -> str:
-    """The data set a run was trained on (``data`` in its config.yaml)."""
+def _run_data(run: Path) -> tuple[str, int]:
+    """The data set a run was trained on and the images it held out (``data``, ``data_holdout`` in its config.yaml)."""
     import yaml
 
     config = _run_folder(run) / "config.yaml"
     if not config.is_file():
         raise ValueError(f"{run} has no config.yaml naming its data set: pass --ref ref.npz or --data SPEC")
-    data = (yaml.safe_load(config.read_text()) or {}).get("data")
-    if not data:
+    values = yaml.safe_load(config.read_text()) or {}
+    if not values.get("data"):
         raise ValueError(f"{config} names no data set: pass --ref ref.npz or --data SPEC")
-    return str(data)
+    return str(values["data"]), int(values.get("data_holdout") or 0)
 
 
 def format_table(results: dict[str, MetricResult]) -> str:

@@ -174,6 +174,18 @@ def fit_domain_extractor(
     return extractor
 
 
+@torch.no_grad()
+def classification_accuracy(extractor: DomainExtractor, dataset: Dataset, batch_size: int = 250,
+                            progress: bool = True) -> float:
+    """The fraction of ``(image in [-1, 1], label)`` pairs of ``dataset`` whose class the extractor predicts."""
+    loader = DataLoader(dataset, batch_size=batch_size)
+    correct = 0
+    for images, labels in tqdm(loader, desc="accuracy", disable=not progress, leave=False):
+        logits = extractor.extract(to_uint8(images))[1]  # the pre-processing of training and evaluation
+        correct += int((logits.argmax(1).cpu() == torch.as_tensor(labels)).sum())
+    return correct / max(len(dataset), 1)  # type: ignore[arg-type]
+
+
 def _batches(loader: DataLoader, steps: int) -> Iterator[Any]:
     """``steps`` batches of ``loader``, starting a new epoch whenever one ends."""
     step = 0

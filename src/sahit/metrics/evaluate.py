@@ -184,6 +184,7 @@ def cached_reference_stats(
     *,
     n: int | None = None,
     train: bool = True,
+    holdout: int = 0,
     cache_dir: str | Path | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
@@ -192,18 +193,22 @@ def cached_reference_stats(
 ) -> ReferenceStats:
     """Reference statistics of ``sahit.data.make_dataset(data, resolution, train)``, computed once.
 
+    ``holdout`` > 0: of the images held out of training instead (``make_dataset(..., holdout=holdout,
+    split="holdout")``), which a generator trained with that ``holdout`` never saw.
+
     Cached under ``cache_dir`` (default ``$SAHIT_CACHE/stats`` or ``~/.cache/sahit/stats``) in a
     file named after data, split, resolution, extractor, weights hash and ``n`` (``None`` or
     at least the data set's size: all of it). With ``shard``, the processes compute them together
     unless every one finds the cache, and process 0 writes it.
     """
-    from ..data import make_dataset
+    from ..data import make_dataset, split_name
 
     extractor = load_extractor(extractor, device=device or "cpu")
-    dataset = make_dataset(data, resolution, train=train)
+    part = "holdout" if holdout else "train"
+    dataset = make_dataset(data, resolution, train=train, holdout=holdout, split=part)
     if n is not None and n >= len(dataset):  # type: ignore[arg-type]
         n = None  # the whole data set
-    split = "train" if train else "test"
+    split = split_name(train, holdout, part)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", data).strip("_")
     if getattr(dataset, "version", None) is not None:  # procedural data that changed over time
         safe += f"-v{dataset.version}"

@@ -56,6 +56,9 @@ class TrainConfig:
     download: bool = False  # let torchvision download a data set (needs a network)
     strict_data: bool = False  # refuse bad image files instead of skipping them
     data_length: int = 50_000  # size of the built-in data set
+    # hold out this many training images (the same number of each class, fixed seed): training never sees
+    # them and evaluation during training compares with them (0: train on all, compare with all)
+    data_holdout: int = 0
     steps: int = 10_000  # generator updates
     batch_size: int = 64  # global batch, split across processes
     seed: int = 0
@@ -148,7 +151,7 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"adam_eps must be a positive number, got {cfg.adam_eps!r}")
     if not 0 <= cfg.ema_decay < 1:
         raise ConfigError(f"ema_decay must be in [0, 1), got {cfg.ema_decay!r}")
-    for name in ("r1_gamma", "bcr_weight", "ema_start", "eval_every", "max_rollbacks"):
+    for name in ("r1_gamma", "bcr_weight", "ema_start", "eval_every", "max_rollbacks", "data_holdout"):
         if getattr(cfg, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(cfg, name)!r}")
     if cfg.eval_every and not cfg.eval_features:

@@ -1,4 +1,5 @@
-"""Evaluation during training: FID of a generator against the training data, reference statistics computed once."""
+"""Evaluation during training: FID of a generator against the training data (or the images held out of
+training, ``data_holdout``), reference statistics computed once."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from .config import TrainConfig
 
 
 class TrainingEvaluator:
-    """``cfg.eval_n`` samples of a generator against ``cfg.data``'s statistics in ``cfg.eval_features``' space.
+    """``cfg.eval_n`` samples of a generator against ``cfg.data``'s statistics in ``cfg.eval_features``' space:
+    those of the held-out images when ``cfg.data_holdout`` > 0 (all of them, even if fewer than ``eval_n``).
 
     Every process samples and extracts its share of the images (no process waits on another's
     work in a collective) and all get the same number.
@@ -27,7 +29,8 @@ class TrainingEvaluator:
         cfg = self.cfg
         if self._reference is None:
             self._reference = cached_reference_stats(cfg.data, self.resolution, cfg.eval_features, n=cfg.eval_n,
-                                                     device=self.device, progress=False, shard=self.shard)
+                                                     holdout=cfg.data_holdout, device=self.device, progress=False,
+                                                     shard=self.shard)
         result = evaluate_generator(G, self._reference, cfg.eval_features, metrics=("fid",), n=cfg.eval_n,
                                     seed=cfg.seed, device=self.device, progress=False, shard=self.shard)["fid"]
         return {"step": step, "fid": result.value, "eval_n": result.n_samples,

@@ -113,6 +113,7 @@ class Trainer:
             cfg.data, resolution, root=cfg.data_root or None, download=cfg.download,
             seed=cfg.seed, length=cfg.data_length, strict=cfg.strict_data,
             crop=cfg.data_crop, crop_fraction=cfg.data_crop_fraction, interpolation=cfg.data_interpolation,
+            holdout=cfg.data_holdout,
         )
         adapt_num_classes(cfg, getattr(self.dataset, "num_classes", 0))
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank

@@ -243,7 +243,8 @@ def _section_truncation(
         G = load(folder)
         extractor = load_extractor(features, device=next(G.parameters()).device)
         reference = cached_reference_stats(str(config["data"]), G.resolution, extractor,
-                                           n=int(config.get("eval_n") or 5000), progress=False)
+                                           n=int(config.get("eval_n") or 5000),
+                                           holdout=int(config.get("data_holdout") or 0), progress=False)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return parts[0] + f"\n<p class=\"note\">no truncation curve: {html.escape(message)}</p>"

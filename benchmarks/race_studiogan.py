@@ -49,8 +49,8 @@ RESOLUTION = 32
 
 def held_out_paths(data: Path, holdout: int) -> list[str]:
     """The held-out images' paths relative to ``data``: the split ``data_holdout`` makes in sahit."""
-    _classes, files, labels = list_folder(data)
-    return [files[i] for i in holdout_indices(labels, holdout)]
+    _classes, listing, labels = list_folder(data)
+    return [listing.rels[i] for i in holdout_indices(labels, holdout)]
 
 
 def domain_extractor(args: argparse.Namespace) -> Path:

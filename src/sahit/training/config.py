@@ -70,6 +70,10 @@ class TrainConfig:
     lr_decay_start: float = 1.0  # fraction of steps after which both lrs fall linearly to 0 at `steps` (1: constant)
     ema_decay: float = 0.9999
     ema_start: int = 1000  # before this step the EMA copy just follows G
+    # > 0: the EMA's half-life in thousands of images (steps x batch_size), StyleGAN2-ADA's schedule; replaces
+    # ema_decay and ema_start. ema_rampup > 0 caps the half-life at ema_rampup x the images seen so far
+    ema_kimg: float = 0.0
+    ema_rampup: float = 0.0
     # power_iteration: the EMA copy runs spectral norm's power iteration on its averaged weights (its layers
     # keep largest singular value ~1); copy: it takes the live G's u, v (sahit before issue #18)
     ema_spectral_norm: str = "power_iteration"
@@ -148,9 +152,11 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"adam_eps must be a positive number, got {cfg.adam_eps!r}")
     if not 0 <= cfg.ema_decay < 1:
         raise ConfigError(f"ema_decay must be in [0, 1), got {cfg.ema_decay!r}")
-    for name in ("r1_gamma", "bcr_weight", "ema_start", "eval_every", "max_rollbacks"):
+    for name in ("r1_gamma", "bcr_weight", "ema_start", "ema_kimg", "ema_rampup", "eval_every", "max_rollbacks"):
         if getattr(cfg, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(cfg, name)!r}")
+    if cfg.ema_rampup > 0 and not cfg.ema_kimg > 0:
+        raise ConfigError(f"ema_rampup={cfg.ema_rampup!r} ramps up the half-life ema_kimg: set ema_kimg > 0 too")
     if cfg.eval_every and not cfg.eval_features:
         raise ConfigError("eval_every needs eval_features=inception or the path of a domain extractor "
                           "(make one with `sahit features fit`)")
@@ -313,6 +319,11 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
+
+
+def unused_keys(cfg: TrainConfig) -> set[str]:
+    """Keys whose value has no effect under ``cfg`` (ema_kimg > 0 replaces the fixed EMA decay and start)."""
+    return {"ema_decay", "ema_start"} if cfg.ema_kimg > 0 else set()
 
 
 def differences(old: TrainConfig, new: TrainConfig) -> list[str]:

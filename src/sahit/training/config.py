@@ -156,7 +156,8 @@ def validate(cfg: TrainConfig) -> None:
         if getattr(cfg, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(cfg, name)!r}")
     if cfg.ema_rampup > 0 and not cfg.ema_kimg > 0:
-        raise ConfigError(f"ema_rampup={cfg.ema_rampup!r} ramps up the half-life ema_kimg: set ema_kimg > 0 too")
+        raise ConfigError(f"ema_rampup={cfg.ema_rampup!r} ramps up the half-life ema_kimg: set ema_kimg > 0 "
+                          "(or ema_rampup=0 for a fixed ema_decay)")
     if cfg.eval_every and not cfg.eval_features:
         raise ConfigError("eval_every needs eval_features=inception or the path of a domain extractor "
                           "(make one with `sahit features fit`)")
@@ -321,9 +322,14 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def unused_keys(cfg: TrainConfig) -> set[str]:
-    """Keys whose value has no effect under ``cfg`` (ema_kimg > 0 replaces the fixed EMA decay and start)."""
-    return {"ema_decay", "ema_start"} if cfg.ema_kimg > 0 else set()
+def unused_keys(cfg: TrainConfig) -> dict[str, str]:
+    """Keys whose value has no effect under ``cfg``, each with the reason (ema_kimg > 0 replaces the fixed
+    EMA decay and start)."""
+    if not cfg.ema_kimg > 0:
+        return {}
+    why = (f"ema_kimg={cfg.ema_kimg:g} sets the EMA's decay (ema_kimg=0"
+           + (" ema_rampup=0" if cfg.ema_rampup else "") + " restores a fixed ema_decay from ema_start)")
+    return {"ema_decay": why, "ema_start": why}
 
 
 def differences(old: TrainConfig, new: TrainConfig) -> list[str]:

@@ -10,7 +10,7 @@ from torch import nn
 
 from sahit.faithfulness import preset_report
 from sahit.training import Trainer, prepare_run
-from sahit.training.config import ConfigError, config_from_dict, load_preset
+from sahit.training.config import ConfigError, config_from_dict, differences, load_preset
 from sahit.training.ema import EMA, halflife_decay
 
 from .test_trainer import TINY, _assert_equal_states, _state, run
@@ -106,3 +106,25 @@ def test_a_fixed_decay_named_beside_a_half_life_is_refused(tmp_path):
                          overrides=[*TINY, "ema_kimg=0", "ema_rampup=0", "ema_decay=0.99", "ema_start=0"])
     assert (cfg.ema_kimg, cfg.ema_decay, cfg.ema_start) == (0.0, 0.99, 0)
     assert prepare_run("quickstart", out=tmp_path / "q", overrides=[*TINY, "ema_kimg=1"])[0].ema_kimg == 1.0
+
+
+def test_a_sagan_cifar10_run_from_before_the_half_life_resumes_with_its_fixed_decay(tmp_path):
+    import yaml
+
+    cfg, run_dir = prepare_run("sagan-cifar10", out=tmp_path / "old",
+                               overrides=["ema_kimg=0", "ema_rampup=0", "ema_start=1000", "steps=2"])
+    old = {k: v for k, v in cfg.to_dict().items() if k not in ("ema_kimg", "ema_rampup")}  # written before them
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(old))
+    with pytest.raises(ConfigError, match="ema_kimg"):  # the new preset's half-life is another computation
+        prepare_run("sagan-cifar10", out=run_dir, overrides=["steps=4"])
+    resumed, _ = prepare_run("sagan-cifar10", out=run_dir,
+                             overrides=["ema_kimg=0", "ema_rampup=0", "ema_start=1000", "steps=4"])
+    assert (resumed.ema_kimg, resumed.ema_decay, resumed.ema_start, resumed.steps) == (0.0, 0.9999, 1000, 4)
+
+
+def test_resume_compares_only_the_keys_that_act():
+    half = config_from_dict({"ema_kimg": 500, "ema_decay": 0.9999, "ema_start": 2000})
+    assert differences(half, config_from_dict({"ema_kimg": 500, "ema_decay": 0.5, "ema_start": 0})) == []
+    assert differences(half, config_from_dict({"ema_kimg": 0, "ema_decay": 0.5, "ema_start": 2000})) == [
+        "ema_decay: 0.9999 -> 0.5", "ema_kimg: 500.0 -> 0.0"]

@@ -333,6 +333,7 @@ def unused_keys(cfg: TrainConfig) -> dict[str, str]:
 
 
 def differences(old: TrainConfig, new: TrainConfig) -> list[str]:
-    """Human-readable differences that matter for resuming (ignores RESUMABLE_CHANGES)."""
+    """Human-readable differences that matter for resuming (ignores RESUMABLE_CHANGES and keys unused in both)."""
     a, b = old.to_dict(), new.to_dict()
-    return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in a if k not in RESUMABLE_CHANGES and a[k] != b[k]]
+    ignored = RESUMABLE_CHANGES | (unused_keys(old).keys() & unused_keys(new).keys())
+    return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in a if k not in ignored and a[k] != b[k]]

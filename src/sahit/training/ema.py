@@ -32,10 +32,10 @@ def halflife_decay(step: int, batch_size: int, halflife_kimg: float, rampup: flo
 class EMA:
     """``ema = decay * ema + (1 - decay) * current`` for parameters and floating buffers.
 
-    Before ``start`` steps the copy simply follows the network. With ``halflife_kimg > 0`` the decay
-    of each step is :func:`halflife_decay`'s instead (``decay`` and ``start`` are then unused). Floating buffers (batch-norm
-    running statistics) are averaged too, as HiT does. Spectral norm's power-iteration vectors
-    ``_u``/``_v`` (``spectral_norm``):
+    Before ``start`` steps the copy simply follows the network. With ``halflife_kimg > 0`` each step's
+    decay is :func:`halflife_decay`'s instead (``decay`` and ``start`` are then unused; ``batch_size``
+    is the images of one step). Floating buffers (batch-norm running statistics) are averaged too, as
+    HiT does. Spectral norm's power-iteration vectors ``_u``/``_v`` (``spectral_norm``):
 
     * ``"power_iteration"`` (default): the copy keeps its own, advanced by the layers' power
       iterations on the *averaged* weights after every update, so its effective weights have

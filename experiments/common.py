@@ -68,10 +68,11 @@ SAGAN_PRESET = "quickstart"  # the 16 px SAGAN (SNGAN backbone, hinge loss, CBN,
 def sagan_overrides(width: int) -> list[str]:
     """The small SAGAN all experiments share: the quickstart preset (16 px SNGAN backbone, hinge loss,
     attention at 16x16 in G and 8x8 in D) at width ``width`` for G and D, a short EMA (a run is a few
-    thousand steps, not 100k) and channels_last. Learning rates 4e-4 for G and D, the preset's when
-    these results were measured (arms that compare learning rates set their own after these)."""
-    return [f"model.g_width={width}", f"model.d_width={width}", "ema_decay=0.99", "ema_start=0",
-            "channels_last=true", "lr_g=4e-4", "lr_d=4e-4"]
+    thousand steps, not 100k; fixed, also on presets with a half-life: ema_kimg=0) and channels_last. Learning
+    rates 4e-4 for G and D, the preset's when these results were measured (arms that compare learning rates set
+    their own after these)."""
+    return [f"model.g_width={width}", f"model.d_width={width}", "ema_kimg=0", "ema_rampup=0", "ema_decay=0.99",
+            "ema_start=0", "channels_last=true", "lr_g=4e-4", "lr_d=4e-4"]
 
 
 def add_common_args(parser: argparse.ArgumentParser, name: str, steps: int, seeds: list[int], eval_points: int,

@@ -49,7 +49,7 @@ RESOLUTION = 32
 # The results in experiments/results/reuse_fake.json were measured before issue #18 changed the defaults;
 # the last five values are those earlier defaults, so that this command reruns the same computation.
 RECIPE = ["loss=hinge", "lr_g=0.0001", "lr_d=0.0004", "betas_g=[0, 0.9]", "betas_d=[0, 0.9]", "n_dis=1",
-          "ema_decay=0.99", "ema_start=0", "channels_last=true",
+          "ema_kimg=0", "ema_rampup=0", "ema_decay=0.99", "ema_start=0", "channels_last=true",
           "flip=true", "d_sn_in_g_step=true", "ema_spectral_norm=copy", "model.init=orthogonal_blocks",
           "model.bn_momentum=0.1"]
 

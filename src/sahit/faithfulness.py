@@ -59,6 +59,8 @@ REFERENCES: dict[str, list[Reference]] = {
                   "StudioGAN: none (src/config.py:102)"),
         Reference("ema_start", "G EMA start", "-", None, "-",
                   "BigGAN SAGAN script: 2000 (launch_SAGAN_bs128x2_ema.sh:11)"),
+        Reference("ema_kimg", "G EMA half-life (kimg)", "-", None, "-"),
+        Reference("ema_rampup", "G EMA half-life ramp-up", "-", None, "-"),
         Reference("ema_spectral_norm", "EMA's spectral-norm u, v", "-", None, "-",
                   "BigGAN: averages u, runs power iteration in eval too (utils.py:638-640, layers.py:93); "
                   "StudioGAN: averages u, v (src/utils/ema.py:37-40)"),
@@ -139,7 +141,9 @@ DEVIATIONS: dict[str, dict[str, str]] = {
     "sagan-cifar10": {
         "batch_size": "CIFAR-10 at 32 px (StudioGAN: 64)",
         "steps": "CIFAR-10 at 32 px (StudioGAN: 100k)",
-        "ema_start": "a shorter run",
+        "ema_kimg": "StyleGAN2-ADA's CIFAR-10 EMA (stylegan2-ada-pytorch training/training_loop.py:298-301, "
+                    "train.py:160): the fixed 0.9999 from step 1000 made the EMA worse than the raw G in short runs",
+        "ema_rampup": "StyleGAN2-ADA's CIFAR-10 EMA: the half-life is at most 5% of the images seen",
         "model.g_attn_res": "attention at 16x16 of 32 px (StudioGAN's CIFAR-10 SAGAN)",
     },
     "quickstart": {
@@ -170,6 +174,9 @@ DEVIATIONS: dict[str, dict[str, str]] = {
     },
     "hit-64": {"model.z_dim": "small preset for CPU / one GPU", "model.d_channel_base": "small preset"},
 }
+
+
+UNUSED = "unused"
 
 
 def _resolved(preset: str) -> tuple[Any, Any]:
@@ -214,15 +221,20 @@ def family_name(preset: str) -> str:
 
 def preset_report(preset: str) -> list[dict[str, Any]]:
     """One entry per reference row: the preset's value, the official value, and whether (and why) it differs."""
+    from .training.config import unused_keys
+
     family = family_name(preset)
     cfg, model = _resolved(preset)
     reasons = {**DEVIATIONS.get(family, {}), **DEVIATIONS.get(preset, {})}
+    unused = unused_keys(cfg)
     rows = []
     for ref in REFERENCES.get(family, []):  # a family without an official reference has no rows
         value, official = _value(cfg, model, ref.key), official_value(ref, preset)
         differs = official is not None and not _same(value, official)
         if official is None:  # the official code has no such value (e.g. no EMA): sahit's choice, if stated
             differs = ref.key in reasons
+        if ref.key in unused:  # another key replaces it (ema_kimg > 0: ema_decay, ema_start)
+            value, differs = UNUSED, False
         rows.append({"key": ref.key, "value": value, "official": official, "differs": differs,
                      "why": reasons.get(ref.key, "")})
     return rows

@@ -25,8 +25,8 @@ from .runs import read_log
 DEFAULT_LICENSE = "apache-2.0"
 # Config keys shown in the recipe table, in this order (all keys are also in the full config below it).
 RECIPE_KEYS = ("loss", "lr_g", "lr_d", "betas_g", "betas_d", "adam_eps", "lr_decay_start", "n_dis", "batch_size",
-               "ema_decay", "ema_start", "r1_gamma", "r1_every", "bcr_weight", "bcr_policy", "augment", "flip",
-               "precision", "seed")
+               "ema_decay", "ema_start", "ema_kimg", "ema_rampup", "r1_gamma", "r1_every", "bcr_weight", "bcr_policy",
+               "augment", "flip", "precision", "seed")
 UNKNOWN = "unknown"
 
 

@@ -80,7 +80,8 @@ def test_ema_generator_keeps_spectral_norm_at_one(tmp_path):
 
     (With ema_spectral_norm=copy, the u, v of the live G, they end ~100x further: ~1e-2 against ~1e-4.)
     """
-    tr = trainer(tmp_path, "steps=150", "ema_decay=0.99", "ema_start=0", "lr_g=0.002", "lr_d=0.002")
+    tr = trainer(tmp_path, "steps=150", "ema_kimg=0", "ema_rampup=0", "ema_decay=0.99", "ema_start=0", "lr_g=0.002",
+                 "lr_d=0.002")
     batches = tr.batches()
     for step in range(1, 151):
         assert tr.train_step(batches)["ok"]

@@ -73,6 +73,10 @@ class TrainConfig:
     lr_decay_start: float = 1.0  # fraction of steps after which both lrs fall linearly to 0 at `steps` (1: constant)
     ema_decay: float = 0.9999
     ema_start: int = 1000  # before this step the EMA copy just follows G
+    # > 0: the EMA's half-life in thousands of images (steps x batch_size), StyleGAN2-ADA's schedule; replaces
+    # ema_decay and ema_start. ema_rampup > 0 caps the half-life at ema_rampup x the images seen so far
+    ema_kimg: float = 0.0
+    ema_rampup: float = 0.0
     # power_iteration: the EMA copy runs spectral norm's power iteration on its averaged weights (its layers
     # keep largest singular value ~1); copy: it takes the live G's u, v (sahit before issue #18)
     ema_spectral_norm: str = "power_iteration"
@@ -151,9 +155,13 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"adam_eps must be a positive number, got {cfg.adam_eps!r}")
     if not 0 <= cfg.ema_decay < 1:
         raise ConfigError(f"ema_decay must be in [0, 1), got {cfg.ema_decay!r}")
-    for name in ("r1_gamma", "bcr_weight", "ema_start", "eval_every", "max_rollbacks", "data_holdout"):
+    for name in ("r1_gamma", "bcr_weight", "ema_start", "ema_kimg", "ema_rampup", "eval_every", "max_rollbacks",
+                 "data_holdout"):
         if getattr(cfg, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(cfg, name)!r}")
+    if cfg.ema_rampup > 0 and not cfg.ema_kimg > 0:
+        raise ConfigError(f"ema_rampup={cfg.ema_rampup!r} ramps up the half-life ema_kimg: set ema_kimg > 0 "
+                          "(or ema_rampup=0 for a fixed ema_decay)")
     if cfg.eval_every and not cfg.eval_features:
         raise ConfigError("eval_every needs eval_features=inception or the path of a domain extractor "
                           "(make one with `sahit features fit`)")
@@ -318,7 +326,18 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def unused_keys(cfg: TrainConfig) -> dict[str, str]:
+    """Keys whose value has no effect under ``cfg``, each with the reason (ema_kimg > 0 replaces the fixed
+    EMA decay and start)."""
+    if not cfg.ema_kimg > 0:
+        return {}
+    why = (f"ema_kimg={cfg.ema_kimg:g} sets the EMA's decay (ema_kimg=0"
+           + (" ema_rampup=0" if cfg.ema_rampup else "") + " restores a fixed ema_decay from ema_start)")
+    return {"ema_decay": why, "ema_start": why}
+
+
 def differences(old: TrainConfig, new: TrainConfig) -> list[str]:
-    """Human-readable differences that matter for resuming (ignores RESUMABLE_CHANGES)."""
+    """Human-readable differences that matter for resuming (ignores RESUMABLE_CHANGES and keys unused in both)."""
     a, b = old.to_dict(), new.to_dict()
-    return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in a if k not in RESUMABLE_CHANGES and a[k] != b[k]]
+    ignored = RESUMABLE_CHANGES | (unused_keys(old).keys() & unused_keys(new).keys())
+    return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in a if k not in ignored and a[k] != b[k]]

@@ -12,12 +12,30 @@ from ..layers.spectral import advance_power_iteration
 EMA_SPECTRAL_NORM = ("power_iteration", "copy")
 
 
+def halflife_decay(step: int, batch_size: int, halflife_kimg: float, rampup: float = 0.0) -> float:
+    """The EMA decay of update ``step`` (1-based) whose half-life is ``halflife_kimg`` thousand images.
+
+    StyleGAN2-ADA's schedule: each step's ``batch_size`` images shrink the old average's weight so
+    that it halves every ``halflife_kimg * 1000`` images; with ``rampup > 0`` the half-life is at most
+    ``rampup`` times the images seen so far (``step * batch_size``), so early on, when G changes fast,
+    the average forgets quickly instead of holding on to the first, poor generators. (StyleGAN2-ADA
+    counts the images before the update, one batch fewer: a difference only in the first few steps.)
+    """
+    halflife = halflife_kimg * 1000.0
+    if rampup > 0:
+        halflife = min(halflife, rampup * step * batch_size)
+    if halflife <= 0:
+        return 0.0
+    return 0.5 ** (batch_size / halflife)
+
+
 class EMA:
     """``ema = decay * ema + (1 - decay) * current`` for parameters and floating buffers.
 
-    Before ``start`` steps the copy simply follows the network. Floating buffers (batch-norm
-    running statistics) are averaged too, as HiT does. Spectral norm's power-iteration vectors
-    ``_u``/``_v`` (``spectral_norm``):
+    Before ``start`` steps the copy simply follows the network. With ``halflife_kimg > 0`` each step's
+    decay is :func:`halflife_decay`'s instead (``decay`` and ``start`` are then unused; ``batch_size``
+    is the images of one step). Floating buffers (batch-norm running statistics) are averaged too, as
+    HiT does. Spectral norm's power-iteration vectors ``_u``/``_v`` (``spectral_norm``):
 
     * ``"power_iteration"`` (default): the copy keeps its own, advanced by the layers' power
       iterations on the *averaged* weights after every update, so its effective weights have
@@ -27,15 +45,23 @@ class EMA:
       (sahit before issue #18: the averaged layers' sigma is then underestimated by a little).
     """
 
-    def __init__(self, net: nn.Module, decay: float, start: int = 0, spectral_norm: str = "power_iteration") -> None:
+    def __init__(self, net: nn.Module, decay: float, start: int = 0, spectral_norm: str = "power_iteration",
+                 halflife_kimg: float = 0.0, rampup: float = 0.0, batch_size: int = 1) -> None:
         if spectral_norm not in EMA_SPECTRAL_NORM:
             raise ValueError(f"spectral_norm must be one of {EMA_SPECTRAL_NORM}, got {spectral_norm!r}")
         self.decay, self.start, self.spectral_norm = decay, start, spectral_norm
+        self.halflife_kimg, self.rampup, self.batch_size = halflife_kimg, rampup, batch_size
         self.net = copy.deepcopy(net).eval().requires_grad_(False)
+
+    def decay_at(self, step: int) -> float:
+        """The decay of the update after ``step`` G steps (a pure function of the step: resumes reproduce it)."""
+        if self.halflife_kimg > 0:
+            return halflife_decay(step, self.batch_size, self.halflife_kimg, self.rampup)
+        return self.decay if step >= self.start else 0.0
 
     @torch.no_grad()
     def update(self, net: nn.Module, step: int) -> None:
-        decay = self.decay if step >= self.start else 0.0
+        decay = self.decay_at(step)
         ema_params = list(self.net.parameters())
         params = [p.detach() for p in net.parameters()]
         if decay == 0.0:

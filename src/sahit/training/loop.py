@@ -125,7 +125,9 @@ class Trainer:
             self.D.to(memory_format=torch.channels_last)
         if self.device.type != "cpu" or cfg.compile:  # label checks sync with the host / break compiled graphs
             self.G.check_inputs = self.D.check_inputs = False
-        self.ema = EMA(self.G, cfg.ema_decay, cfg.ema_start, cfg.ema_spectral_norm)
+        # batch_size is the global batch (split over processes): the images of one step, whatever the world size
+        self.ema = EMA(self.G, cfg.ema_decay, cfg.ema_start, cfg.ema_spectral_norm,
+                       halflife_kimg=cfg.ema_kimg, rampup=cfg.ema_rampup, batch_size=cfg.batch_size)
         fused = self.device.type in ("cpu", "cuda")  # one kernel per step instead of one per tensor
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas_g), eps=cfg.adam_eps,
                                       fused=fused)

@@ -18,6 +18,7 @@ from .config import (
     parse_overrides,
     read_yaml,
     stored_config,
+    unused_keys,
 )
 from .loop import Trainer
 
@@ -33,6 +34,9 @@ def prepare_run(preset: str, out: str | Path | None = None, data: str | None = N
     if needed and not extra.get("data", values.get("data")):
         raise ConfigError(f"preset {preset!r} trains on {needed}: pass --data PATH")
     cfg = config_from_dict(merge(values, extra))
+    for key, why in unused_keys(cfg).items():  # a value the command line sets that would do nothing
+        if key in extra:
+            raise ConfigError(f"{key} has no effect: {why}")
     run_dir = Path(out) if out else Path("runs") / Path(preset).stem
     stored_path = run_dir / CONFIG
     if stored_path.is_file():

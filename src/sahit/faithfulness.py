@@ -146,6 +146,14 @@ DEVIATIONS: dict[str, dict[str, str]] = {
         "ema_rampup": "StyleGAN2-ADA's CIFAR-10 EMA: the half-life is at most 5% of the images seen",
         "model.g_attn_res": "attention at 16x16 of 32 px (StudioGAN's CIFAR-10 SAGAN)",
     },
+    "cifar10-small": {
+        "batch_size": f"{CPU}: CIFAR-10 at 32 px (StudioGAN: 64)",
+        "steps": f"{CPU}: about an hour on 2 cores (docs/race.md)",
+        "flip": "random horizontal flips, as StudioGAN's CIFAR-10 recipe (src/config.py:264)",
+        "ema_kimg": "StyleGAN2-ADA's CIFAR-10 EMA, as sagan-cifar10",
+        "ema_rampup": "StyleGAN2-ADA's CIFAR-10 EMA, as sagan-cifar10",
+        "model.g_attn_res": "attention at 16x16 of 32 px (StudioGAN's CIFAR-10 SAGAN)",
+    },
     "quickstart": {
         "lr_g": f"{CPU}: raised for a short run", "lr_d": f"{CPU}: raised for a short run",
         "betas_g": f"{CPU}: tuned that way (issue #18 keeps its results)",

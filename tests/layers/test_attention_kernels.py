@@ -27,6 +27,7 @@ def test_fused_call_gets_what_flash_and_efficient_kernels_need(monkeypatch, chan
         return sdpa(q, k, v, **kwargs)
 
     monkeypatch.setattr(attention_module.F, "scaled_dot_product_attention", recording_sdpa)
+    monkeypatch.setattr(attention_module, "CPU_BF16_EXPLICIT_MAX_LOGITS", 0)  # no CPU shortcut: the fused call
     layer = SelfAttention2d(channels, value_ratio=value_ratio)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         layer(torch.randn(2, channels, 8, 8))
@@ -37,6 +38,31 @@ def test_fused_call_gets_what_flash_and_efficient_kernels_need(monkeypatch, chan
     assert all(t.stride(-1) == 1 for t in (q, k, v))  # unit stride in the head dimension
     assert q.dtype == k.dtype == v.dtype == torch.bfloat16  # half precision under autocast: flash can run
     assert kwargs.get("attn_mask") is None and not kwargs.get("is_causal", False)
+
+
+def test_cpu_bf16_takes_the_explicit_path_for_small_maps_only(monkeypatch):
+    calls = []
+
+    def recording_sdpa(*args, **kwargs):
+        calls.append(args[0].shape)
+        return F.scaled_dot_product_attention.__wrapped__(*args, **kwargs)
+
+    recording_sdpa.__wrapped__ = F.scaled_dot_product_attention
+    monkeypatch.setattr(attention_module.F, "scaled_dot_product_attention", recording_sdpa)
+    torch.manual_seed(0)
+    layer = SelfAttention2d(16, pool_kv=False)
+    with torch.no_grad():
+        layer.gamma.fill_(1.0)
+    x = torch.randn(2, 16, 16, 16)  # 256 queries x 256 keys: at the limit
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x)
+        assert not calls
+        reference = layer(x, explicit=True)
+    assert torch.equal(y, reference)
+    layer(x)  # fp32: fused
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        layer(torch.randn(2, 16, 32, 16))  # 512 x 512 logits: past the limit, fused
+    assert len(calls) == 2
 
 
 def _layer_and_input(channels: int, size: int) -> tuple[SelfAttention2d, torch.Tensor]:

@@ -95,7 +95,7 @@ class SelfAttention2d(nn.Module):
             raise ValueError(f"expected (B, {self.channels}, H, W), got {tuple(x.shape)}")
         b, c, height, width = x.shape
         q, k, v = self._project(x)
-        if return_attention or explicit:
+        if return_attention or explicit or _explicit_is_faster(q, k):
             attn = torch.softmax(q @ k.transpose(1, 2), dim=-1)  # (B, N, M)
             o = attn @ v  # (B, N, Cv)
         else:
@@ -104,6 +104,18 @@ class SelfAttention2d(nn.Module):
         o = o.transpose(1, 2).reshape(b, self.value_channels, height, width)
         y = self.gamma * self.v(o) + x
         return (y, attn) if return_attention else y
+
+
+# On the CPU, bf16 SDPA (its flash kernel, padded heads) is slower than matmul + softmax for small
+# maps: measured 6x faster at 256 queries x 64 keys, slower from 1024 x 256 (python -m benchmarks.attention_cpu).
+CPU_BF16_EXPLICIT_MAX_LOGITS = 256 * 256
+
+
+def _explicit_is_faster(q: torch.Tensor, k: torch.Tensor) -> bool:
+    """Whether matmul + softmax beats the fused kernel here: CPU autocast to bf16 and a small map."""
+    return (q.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+            and torch.get_autocast_dtype("cpu") == torch.bfloat16
+            and q.shape[1] * k.shape[1] <= CPU_BF16_EXPLICIT_MAX_LOGITS)
 
 
 def _sdpa_unscaled(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

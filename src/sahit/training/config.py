@@ -22,7 +22,7 @@ from ..models.registry import family_of, model_config, suggest
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 # Keys that may differ when a run is resumed: they change how long or how chattily it runs,
 # not what it computes.
-RESUMABLE_CHANGES = {"steps", "ckpt_every", "sample_every", "log_every", "keep_ckpts", "device", "num_workers",
+RESUMABLE_CHANGES = {"data_in_memory", "steps", "ckpt_every", "sample_every", "log_every", "keep_ckpts", "device", "num_workers",
                      "eval_every", "progress", "license"}
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 # A preset file's key (not a config key) naming the data it needs when it has no default (`data:` left empty);
@@ -59,6 +59,7 @@ class TrainConfig:
     # hold out this many training images (the same number of each class, fixed seed): training never sees
     # them and evaluation during training compares with them (0: train on all, compare with all)
     data_holdout: int = 0
+    data_in_memory: bool = False  # keep decoded images in memory after their first read (not with data_crop=random)
     steps: int = 10_000  # generator updates
     batch_size: int = 64  # global batch, split across processes
     seed: int = 0
@@ -171,6 +172,8 @@ def validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {getattr(cfg, name)!r}")
     if cfg.update == "simultaneous" and cfg.n_dis != 1:
         raise ConfigError(f"update=simultaneous updates G and D from one pass: it needs n_dis=1, got {cfg.n_dis}")
+    if cfg.data_in_memory and cfg.data_crop == "random":
+        raise ConfigError("data_in_memory keeps each image as first read: it would freeze data_crop=random's crops")
     if not 0 < cfg.data_crop_fraction <= 1:
         raise ConfigError(f"data_crop_fraction must be in (0, 1], got {cfg.data_crop_fraction!r}")
     if cfg.class_conditional is not None and not isinstance(cfg.class_conditional, bool):

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 
 from ..augment import diff_augment, parse_augment
 from ..data import make_dataset
+from ..data.memory import InMemory
 from ..export import save_generator
 from ..images import save_grid
 from ..layers.normalization import enable_sync_batch_norm
@@ -115,6 +116,8 @@ class Trainer:
             crop=cfg.data_crop, crop_fraction=cfg.data_crop_fraction, interpolation=cfg.data_interpolation,
             holdout=cfg.data_holdout,
         )
+        if cfg.data_in_memory:
+            self.dataset = InMemory(self.dataset)
         adapt_num_classes(cfg, getattr(self.dataset, "num_classes", 0))
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         self.G, self.D = build(cfg.model, **cfg.model_args)

@@ -59,7 +59,7 @@ def domain_extractor(args: argparse.Namespace) -> Path:
     path = Path(args.out) / "extractor"
     if not (path / "model.safetensors").is_file():
         _run([sys.executable, "-m", "sahit", "features", "fit", "--data", args.data, "--holdout", str(args.holdout),
-              "--out", str(path), "--steps", str(args.features_steps), "--batch-size", "64", "--width", "32"])
+              "--out", str(path), "--steps", str(args.features_steps), "--batch-size", "64", "--width", "16"])
     return path
 
 
@@ -190,7 +190,7 @@ def main() -> None:
     p.add_argument("--holdout", type=int, default=5000, help="class-balanced images kept out as the reference")
     p.add_argument("--n", type=int, default=5000, help="class-balanced samples per evaluation")
     p.add_argument("--features", default=None, help="a domain extractor (default: fitted into --out)")
-    p.add_argument("--features-steps", type=int, default=3000)
+    p.add_argument("--features-steps", type=int, default=1500, help="extractor training (1500: ~0.7 held-out accuracy)")
     p.add_argument("--sahit-preset", default="cifar10-small")
     p.add_argument("--g-conv-dim", type=int, default=16, help="StudioGAN's G width (sahit g_width = 4x)")
     p.add_argument("--d-conv-dim", type=int, default=32, help="StudioGAN's D width (sahit d_width = 2x)")

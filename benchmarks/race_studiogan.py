@@ -130,6 +130,23 @@ def verdict(sahit: list[dict[str, Any]], studiogan: list[dict[str, Any]]) -> dic
     }
 
 
+def class_grids(out: Path, docs: Path, per_class: int = 10) -> list[Path]:
+    """One row per class of each arm's last samples (sahit: its EMA G): ``race_grid_<arm>.png``."""
+    import numpy as np
+
+    from sahit.images import save_grid
+
+    paths = []
+    for arm, prefix in (("studiogan", ""), ("sahit", "ema-")):
+        last = json.loads((out / arm / "train.json").read_text())["snapshots"][-1]["snapshot"]
+        data = np.load(out / arm / "samples" / (prefix + Path(last).with_suffix(".npz").name))
+        images, labels = torch.from_numpy(data["arr_0"]), torch.from_numpy(data["labels"])
+        rows = [images[labels == c][:per_class] for c in labels.unique().tolist()]
+        grid = torch.cat(rows).permute(0, 3, 1, 2).float() / 127.5 - 1
+        paths.append(save_grid(grid, docs / f"race_grid_{arm}.png", nrow=per_class))
+    return paths
+
+
 def plot(result: dict[str, Any], docs: Path) -> list[Path]:
     import matplotlib
 
@@ -158,7 +175,29 @@ def plot(result: dict[str, Any], docs: Path) -> list[Path]:
         fig.savefig(docs / name)
         plt.close(fig)
         paths.append(docs / name)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for curve, rows in curves.items():
+        color, line = styles.get(curve, ("tab:blue", "-"))
+        ax.plot([r["minutes"] for r in rows], [r["acc"] for r in rows], line, marker="o", ms=3, color=color,
+                label=curve)
+    ax.axhline(result["reference"].get("extractor_holdout_accuracy") or 0, color="gray", lw=0.8, ls="--",
+               label="real held-out images")
+    ax.set_xlabel("training time (minutes)")
+    ax.set_ylabel("class accuracy of conditional samples")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(docs / "race_accuracy_minutes.png")
+    plt.close(fig)
+    paths.append(docs / "race_accuracy_minutes.png")
     return paths
+
+
+def _extractor_accuracy(path: Path) -> float | None:
+    """The extractor's accuracy on the held-out real images (``sahit features fit --holdout``)."""
+    info = json.loads((path / "config.json").read_text()).get("info", {})
+    return info.get("holdout_accuracy")
 
 
 def machine() -> dict[str, Any]:
@@ -201,7 +240,14 @@ def main() -> None:
     p.add_argument("--n-dis", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--replot", action="store_true", help="only redraw the plots and grids from --docs/race.json")
     args = p.parse_args()
+    if args.replot:
+        result = json.loads((Path(args.docs) / "race.json").read_text())
+        plot(result, Path(args.docs))
+        class_grids(Path(args.out), Path(args.docs))
+        print_table(result)
+        return
     if not Path(args.data).is_dir():
         raise SystemExit(f"--data {args.data}: no such folder (CIFAR-10 as class folders)")
     out = Path(args.out)
@@ -220,7 +266,8 @@ def main() -> None:
     arms["sahit"]["raw_checkpoints"] = score_arm(out / "sahit", reference, extractor)
     result = {"command": "python -m benchmarks.race_studiogan " + " ".join(sys.argv[1:]), "machine": machine(),
               "reference": {"data": args.data, "holdout": args.holdout, "samples_per_evaluation": args.n,
-                            "extractor": str(extractor_path), "reference_images": load_stats(reference).n},
+                            "extractor": str(extractor_path), "reference_images": load_stats(reference).n,
+                            "extractor_holdout_accuracy": _extractor_accuracy(extractor_path)},
               "recipe": {"lr_g": args.lr_g, "lr_d": args.lr_d, "betas": [args.beta1, args.beta2],
                          "n_dis": args.n_dis, "batch_size": args.batch_size, "g_conv_dim": args.g_conv_dim,
                          "d_conv_dim": args.d_conv_dim, "minutes": args.minutes},
@@ -229,6 +276,7 @@ def main() -> None:
     docs.mkdir(parents=True, exist_ok=True)
     (docs / "race.json").write_text(json.dumps(result, indent=2))
     plot(result, docs)
+    class_grids(out, docs)
     print_table(result)
 
 

@@ -229,11 +229,8 @@ def _eval_run(args: argparse.Namespace) -> tuple[dict[str, MetricResult], Any, P
     G = sahit.load(args.run, ema=not args.no_ema, device=_device(args))
     metrics = _metric_list(args.metrics, bool(G.num_classes))
     extractor = _extractor(args)
-    if args.ref or args.data:
-        reference = _reference(args.ref or args.data, G.resolution, extractor, args)
-    else:
-        data, holdout = _run_data(Path(args.run))
-        reference = _reference(data, G.resolution, extractor, args, holdout)
+    spec, holdout = (args.ref or args.data, 0) if args.ref or args.data else _run_data(Path(args.run))
+    reference = _reference(spec, G.resolution, extractor, args, holdout)
     results = evaluate_generator(G, reference, extractor, metrics, n=args.n, batch_size=args.batch_size,
                                  seed=args.seed, truncation=args.truncation, device=_device(args))
     header = {"run": str(args.run), "ema": not args.no_ema, "truncation": args.truncation}

@@ -244,6 +244,10 @@ def main() -> None:
     args = p.parse_args()
     if args.replot:
         result = json.loads((Path(args.docs) / "race.json").read_text())
+        reference = result["reference"]
+        if reference.get("extractor_holdout_accuracy") is None and Path(reference["extractor"]).is_dir():
+            reference["extractor_holdout_accuracy"] = _extractor_accuracy(Path(reference["extractor"]))
+            (Path(args.docs) / "race.json").write_text(json.dumps(result, indent=2))
         plot(result, Path(args.docs))
         class_grids(Path(args.out), Path(args.docs))
         print_table(result)

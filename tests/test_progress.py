@@ -58,3 +58,13 @@ def test_progress_picks_tqdm_only_for_a_terminal(monkeypatch):
     monkeypatch.setenv("SAHIT_PROGRESS_SECONDS", "soon")
     with pytest.raises(ValueError, match="SAHIT_PROGRESS_SECONDS"):
         default_interval()
+
+
+def test_long_jobs_other_than_training_print_plain_lines_off_a_terminal(tmp_path, capsys):
+    """features fit, its accuracy pass and feature extraction go through sahit.progress (no carriage returns)."""
+    from sahit.cli import main
+
+    assert main(["features", "fit", "--data", "builtin", "--out", str(tmp_path / "ext"), "--steps", "3",
+                 "--resolution", "16"]) == 0
+    err = capsys.readouterr().err
+    assert "fit domain extractor" in err and "\r" not in err

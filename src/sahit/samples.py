@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from tqdm.auto import tqdm
 
 from .metrics.extractor import state_dict_sha256, to_uint8
 from .metrics.images import IMAGES_KEY, LABELS_KEY, MANIFEST, NPZ_NAME
+from .progress import progress as progress_bar
 from .runs import atomic_path, write_json_atomic
 
 FORMATS = ("png", "npz")
@@ -52,7 +52,7 @@ def write_samples(
     n: int,
     out: str | Path,
     *,
-    format: str = "png",  # noqa: A002 - the CLI's --format
+    format: str = "png",
     classes: int | Sequence[int] | torch.Tensor | None = None,
     seed: int = 0,
     truncation: float | None = None,
@@ -85,7 +85,7 @@ def write_samples(
     chunk = max(1, chunk_images // batch_size) * batch_size
     starts = [s for s in range(0, n, chunk) if not _chunk_done(out, format, s, min(s + chunk, n), n)]
     generated = 0
-    with tqdm(total=n, initial=n - sum(min(chunk, n - s) for s in starts), desc="samples", unit="img",
+    with progress_bar(total=n, initial=n - sum(min(chunk, n - s) for s in starts), desc="samples", unit="img",
               disable=not progress) as bar:
         for start in starts:
             stop = min(start + chunk, n)
@@ -105,7 +105,7 @@ def png_name(index: int, n: int) -> str:
     return f"{index:0{max(6, len(str(n - 1)))}d}.png"
 
 
-def write_chunk(out: Path, format: str, start: int, images: np.ndarray, n: int) -> None:  # noqa: A002
+def write_chunk(out: Path, format: str, start: int, images: np.ndarray, n: int) -> None:
     """Write images ``start .. start + len(images)`` (uint8 (B, H, W, 3)), each file atomically."""
     if format == "png":
         for i, image in enumerate(images):
@@ -123,7 +123,7 @@ def _chunk_path(out: Path, start: int) -> Path:
     return out / "chunks" / f"{start:09d}.npy"
 
 
-def _chunk_done(out: Path, format: str, start: int, stop: int, n: int) -> bool:  # noqa: A002
+def _chunk_done(out: Path, format: str, start: int, stop: int, n: int) -> bool:
     if format == "png":
         return all((out / png_name(i, n)).is_file() for i in range(start, stop))
     if (out / NPZ_NAME).is_file() and json.loads((out / MANIFEST).read_text()).get("complete"):

@@ -24,8 +24,8 @@ from typing import Any, NamedTuple
 
 import PIL
 from PIL import Image
-from tqdm import tqdm
 
+from ..progress import progress as progress_bar
 from ..runs import write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def checked_files(root: Path, files: Listing, check: Callable[[Path], str | None
                 todo.append(i)
         log.info("%d of %d file(s) in %s are new or changed since its index was written; checking them",
                  len(todo), len(rels), root)
-    for i in tqdm(todo, desc=f"indexing {root.name}", unit="file", disable=len(todo) < PROGRESS_FROM):
+    for i in progress_bar(todo, desc=f"indexing {root.name}", unit="file", disable=len(todo) < PROGRESS_FROM):
         answers[i] = check(root / rels[i])
     if use_cache:
         bad = {rel: a for rel, a in zip(rels, answers) if a is not None}

@@ -22,8 +22,8 @@ from typing import Any
 
 from PIL import Image
 from torchvision.transforms import v2
-from tqdm import tqdm
 
+from ..progress import progress as progress_bar
 from ..runs import atomic_path
 from .folder import IMAGE_EXTENSIONS, DataError, ImageFiles, ImageFolderDataset, check_header, report_skipped
 
@@ -142,7 +142,7 @@ def pack_folder(src: str | os.PathLike, out: str | os.PathLike, strict: bool = F
     meta = {"labels": labels if labelled else None, "classes": data.classes}
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-        for path, name in tqdm(members, desc=f"packing {out.name}", unit="file", disable=not progress):
+        for path, name in progress_bar(members, desc=f"packing {out.name}", unit="file", disable=not progress):
             zf.write(path, name)
         zf.writestr(LABELS_NAME, json.dumps(meta))
     return {"images": len(members), "classes": len(data.classes), "skipped": len(data.skipped),

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
+from ..progress import progress as progress_bar
 from .extractor import FeatureExtractor, state_dict_sha256, to_uint8
 
 FAMILY = "sahit-domain-cnn"
@@ -150,7 +150,7 @@ def fit_domain_extractor(
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.2)
     net.train()
     start, correct, seen, loss_value = time.perf_counter(), 0, 0, float("nan")
-    with tqdm(total=steps, desc="fit domain extractor", disable=not progress, leave=False) as bar:
+    with progress_bar(total=steps, desc="fit domain extractor", disable=not progress, leave=False) as bar:
         for step, (images, labels) in enumerate(_batches(loader, steps), 1):
             labels = torch.as_tensor(labels, dtype=torch.long, device=device)
             logits, loss_value = _fit_step(extractor, optimizer, images, labels, num_classes)
@@ -180,7 +180,7 @@ def classification_accuracy(extractor: DomainExtractor, dataset: Dataset, batch_
     """The fraction of ``(image in [-1, 1], label)`` pairs of ``dataset`` whose class the extractor predicts."""
     loader = DataLoader(dataset, batch_size=batch_size)
     correct = 0
-    for images, labels in tqdm(loader, desc="accuracy", disable=not progress, leave=False):
+    for images, labels in progress_bar(loader, desc="accuracy", disable=not progress, leave=False):
         logits = extractor.extract(to_uint8(images))[1]  # the pre-processing of training and evaluation
         correct += int((logits.argmax(1).cpu() == torch.as_tensor(labels)).sum())
     return correct / max(len(dataset), 1)  # type: ignore[arg-type]

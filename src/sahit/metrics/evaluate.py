@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
-from tqdm.auto import tqdm
 
+from ..progress import progress as progress_bar
 from .extractor import FeatureExtractor
 from .loading import load_extractor
 from .registry import MetricInputs, MetricResult, check_metrics, default_metric_names, get_metric, metric_names, needing
@@ -91,7 +91,7 @@ def extract_features(
     stats = FeatureStats(extractor.feature_dim)
     features, logits, labels = [], [], []
     has_labels = True
-    for images, y in tqdm(batches, total=total, desc=desc, unit="batch", disable=not progress, leave=False):
+    for images, y in progress_bar(batches, total=total, desc=desc, unit="batch", disable=not progress, leave=False):
         f, logit = extractor(images)
         stats.update(f.double())
         if keep_features:

@@ -35,9 +35,8 @@ def _import_studiogan(root: Path) -> None:
 
 def _configure(args: argparse.Namespace, data_root: Path):
     """StudioGAN's configuration, built by its own command-line parser (main.py) with the race's overrides."""
-    import torch
-
     import main as sg_main
+    import torch
 
     save = Path(args.out) / "studiogan-files"
     save.mkdir(parents=True, exist_ok=True)
@@ -78,7 +77,7 @@ def train(args: argparse.Namespace) -> None:
     _import_studiogan(Path(args.studiogan))
     torch.set_num_threads(args.threads)
     out = Path(args.out)
-    cfgs, run_name, hdf5_path = _configure(args, _data_root(Path(args.data), out))
+    cfgs, run_name, _hdf5_path = _configure(args, _data_root(Path(args.data), out))
     import models.model as sg_model
     import utils.log as sg_log
     import utils.misc as sg_misc

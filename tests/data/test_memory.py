@@ -49,8 +49,8 @@ def test_a_random_crop_cannot_be_kept_in_memory():
 
 def test_training_from_memory_is_bit_identical_to_training_from_files(tmp_path):
     from sahit.training.checkpoint import latest_checkpoint
-    from sahit.training.run import prepare_run
     from sahit.training.loop import Trainer
+    from sahit.training.run import prepare_run
 
     root = _noisy_folder(tmp_path / "data", per_class=4)
     states = []

@@ -163,3 +163,66 @@ def test_blur_downsample_equals_the_zero_padded_binomial_filter():
         for j in range(3):
             ref[:, :, i, j] = (padded[:, :, 2 * i:2 * i + 4, 2 * j:2 * j + 4] * (f[:, None] * f[None, :])).sum((2, 3))
     assert torch.allclose(blur(x), ref / 64)
+
+
+def test_cpu_bf16_attention_takes_matmul_softmax_for_small_maps(monkeypatch):
+    """Under CPU bf16 autocast, small multi-query maps skip the fused kernel (slow backward in bf16),
+    with the softmax normalised in fp32; the result agrees with the float64 reference to bf16 accuracy."""
+    import torch.nn.functional as F
+
+    from sahit.layers import attention as attention_module
+    from sahit.layers import multi_axis
+
+    calls, sdpa = [], F.scaled_dot_product_attention
+
+    def recording_sdpa(*args, **kwargs):
+        calls.append(args[0].shape)
+        return sdpa(*args, **kwargs)
+
+    monkeypatch.setattr(multi_axis.F, "scaled_dot_product_attention", recording_sdpa)
+    torch.manual_seed(0)
+    attn = MultiAxisAttention(16, 4, 4)
+    x = torch.randn(2, 8, 8, 16)
+    ref, _ = _reference_multi_axis(attn, x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = attn(x)
+    assert not calls  # regional 32 query rows x 16 keys, dilated 8 x 4: both small
+    assert y.dtype == torch.bfloat16 and torch.allclose(y.double(), ref, atol=3e-2, rtol=3e-2)
+    y.float().sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in attn.parameters())
+
+    monkeypatch.setattr(attention_module, "CPU_BF16_EXPLICIT_MAX_LOGITS", 0)  # every map "large": the fused kernel
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fused = attn(x)
+    assert len(calls) == 2  # one call per axis
+    assert torch.allclose(fused.double(), ref, atol=3e-2, rtol=3e-2)
+    attn(x)  # no autocast: the fused kernel in fp32, whatever the size
+    assert len(calls) == 4
+
+
+def test_softmax_keys_normalises_half_precision_in_fp32():
+    from sahit.layers.attention import softmax_keys
+
+    logits = (torch.randn(3, 5, 40) * 4).bfloat16()
+    p = softmax_keys(logits)
+    assert p.dtype == torch.bfloat16
+    assert torch.equal(p, torch.softmax(logits.float(), dim=-1).bfloat16())
+    x = torch.randn(2, 7, dtype=torch.float64)
+    assert softmax_keys(x).dtype == torch.float64 and torch.equal(softmax_keys(x), torch.softmax(x, dim=-1))
+
+
+def test_blur_downsample_runs_in_fp32_under_cpu_autocast():
+    """oneDNN's bf16 depthwise backward is slow on the CPU: the blur computes in fp32 under autocast,
+    with the same values and input gradient as outside it."""
+    blur = BlurDownsample(4)
+    x = torch.randn(2, 4, 8, 8).bfloat16().float().requires_grad_(True)  # representable in bf16 and fp32
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = blur(x.bfloat16())
+    assert y.dtype == torch.float32
+    expected = blur(x)
+    assert torch.allclose(y, expected, atol=1e-6)
+    y.sum().backward()
+    grad_autocast = x.grad.clone()
+    x.grad = None
+    expected.sum().backward()
+    assert torch.allclose(grad_autocast, x.grad, atol=1e-6)

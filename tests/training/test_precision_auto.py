@@ -16,7 +16,7 @@ def test_auto_follows_cpu_flags_and_family(monkeypatch, flags):
     monkeypatch.setattr(precision, "cpu_bf16_flags", lambda: flags)
     native = bool(flags)
     assert precision.resolve_precision("auto", CPU, "sagan") == ("bf16" if native else "fp32")
-    assert precision.resolve_precision("auto", CPU, "hit") == "fp32"
+    assert precision.resolve_precision("auto", CPU, "hit") == ("bf16" if native else "fp32")
     assert precision.resolve_precision("auto", CPU, "some-new-family") == "fp32"
     for explicit in ("fp32", "bf16", "fp16"):
         assert precision.resolve_precision(explicit, CPU, "hit") == explicit
@@ -37,7 +37,7 @@ def test_cpu_flags_are_read_from_cpuinfo(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("model,native,expected", [("quickstart", True, torch.bfloat16), ("quickstart", False, None),
-                                                   ("hit-32", True, None)])
+                                                   ("hit-32", True, torch.bfloat16), ("hit-32", False, None)])
 def test_trainer_uses_the_choice(monkeypatch, tmp_path, model, native, expected):
     monkeypatch.setattr(precision, "cpu_bf16_flags", lambda: ("amx_bf16",) if native else ())
     cfg = TrainConfig(model=model, device="cpu", precision="auto", batch_size=4, data_length=8, progress=False)

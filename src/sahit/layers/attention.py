@@ -95,8 +95,8 @@ class SelfAttention2d(nn.Module):
             raise ValueError(f"expected (B, {self.channels}, H, W), got {tuple(x.shape)}")
         b, c, height, width = x.shape
         q, k, v = self._project(x)
-        if return_attention or explicit or _explicit_is_faster(q, k):
-            attn = torch.softmax(q @ k.transpose(1, 2), dim=-1)  # (B, N, M)
+        if return_attention or explicit or explicit_attention_is_faster(q.device, q.shape[1] * k.shape[1]):
+            attn = softmax_keys(q @ k.transpose(1, 2))  # (B, N, M)
             o = attn @ v  # (B, N, Cv)
         else:
             attn = None
@@ -108,14 +108,23 @@ class SelfAttention2d(nn.Module):
 
 # On the CPU, bf16 SDPA (its flash kernel, padded heads) is slower than matmul + softmax for small
 # maps: measured 6x faster at 256 queries x 64 keys, slower from 1024 x 256 (python -m benchmarks.attention_cpu).
+# HiT's small multi-query maps show the same, in their backward above all (python -m benchmarks.hit_speed).
 CPU_BF16_EXPLICIT_MAX_LOGITS = 256 * 256
 
 
-def _explicit_is_faster(q: torch.Tensor, k: torch.Tensor) -> bool:
-    """Whether matmul + softmax beats the fused kernel here: CPU autocast to bf16 and a small map."""
-    return (q.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+def softmax_keys(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last axis (keys); bf16/fp16 logits are normalised in fp32, as fused kernels do."""
+    if logits.dtype in (torch.bfloat16, torch.float16):
+        return torch.softmax(logits.float(), dim=-1).to(logits.dtype)
+    return torch.softmax(logits, dim=-1)
+
+
+def explicit_attention_is_faster(device: torch.device, logits_per_map: int) -> bool:
+    """Whether matmul + softmax beats the fused kernel: CPU autocast to bf16 and at most
+    ``CPU_BF16_EXPLICIT_MAX_LOGITS`` logits in each map (queries x keys of one batch entry)."""
+    return (device.type == "cpu" and torch.is_autocast_enabled("cpu")
             and torch.get_autocast_dtype("cpu") == torch.bfloat16
-            and q.shape[1] * k.shape[1] <= CPU_BF16_EXPLICIT_MAX_LOGITS)
+            and logits_per_map <= CPU_BF16_EXPLICIT_MAX_LOGITS)
 
 
 def _sdpa_unscaled(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .attention import explicit_attention_is_faster, softmax_keys
+
 Tensor = torch.Tensor
 
 
@@ -85,10 +87,10 @@ def multi_query_attention(
         out (N, Lq, h, d), and attention probabilities (N, h, Lq, Lk) when ``explicit``.
     """
     n, lq, h, d = q.shape
-    if explicit:
+    if explicit or explicit_attention_is_faster(q.device, lq * h * k.shape[1]):
         logits = torch.einsum("nqhd,nkd->nhqk", q, k) * scale  # (N, h, Lq, Lk)
-        attn = logits.softmax(dim=-1)
-        return torch.einsum("nhqk,nkd->nqhd", attn, v), attn
+        attn = softmax_keys(logits)
+        return torch.einsum("nhqk,nkd->nqhd", attn, v), (attn if explicit else None)
     # With one key/value head every (query, head) pair is an independent query of the same
     # keys: fold heads into the query axis instead of repeating keys h times.
     out = F.scaled_dot_product_attention(

@@ -471,7 +471,7 @@ HIT_RECIPE = {
     "data_crop_fraction": 0.875, "data_interpolation": "bicubic",
 }
 register_family(Family("hit", HiTConfig, HiTGenerator, HiTDiscriminator, HIT_RECIPE,
-                       "official HiT code (google-research/hit-gan)"))
+                       "official HiT code (google-research/hit-gan)", bf16_faster_on_cpu=True))
 
 register_preset(
     "hit-128", "hit", "HiT at 128x128 (official ImageNet configuration: z 256, D width multiplier 1)",

@@ -49,6 +49,7 @@ from .config import TrainConfig
 from .distributed import DistContext, local_rank
 from .ema import EMA
 from .evaluation import TrainingEvaluator
+from .cpu_memory import keep_freed_memory
 from .precision import autocast_dtype
 from .run_logger import RunLogger
 from .sampler import ResumableBatchSampler
@@ -107,6 +108,8 @@ class Trainer:
         if cfg.batch_size % self.dist.world:
             raise TrainingError(f"batch_size {cfg.batch_size} does not divide evenly over {self.dist.world} processes")
         self.amp_dtype = autocast_dtype(cfg.precision, self.device, model_config(cfg.model, **cfg.model_args))
+        if self.device.type == "cpu":
+            keep_freed_memory()
         self.loss = get_loss(cfg.loss)
 
         resolution = model_config(cfg.model, **cfg.model_args).resolution

@@ -1,14 +1,15 @@
 """HiT's training step (the hit-32 preset) with this checkout's code next to an older commit's, in one run.
 
 Run:  python -m benchmarks.hit_speed [--base 39d5d0f] [--repeats 5] [--steps 8] [--precision fp32 [bf16]]
-                                     [--threads 1] [--compile [--compile-parts G|D|GD]]
+                                     [--threads 1] [--glibc-defaults] [--compile [--compile-parts G|D|GD]]
 The base commit's ``src`` is unpacked (``git archive``) into a temporary folder. Each round runs one
 subprocess per code version, alternating, that builds the hit-32 trainer (seed 0, built-in data),
 runs two warm-up steps and times ``--steps`` steps (lazy R1 on every 16th, as in training); the
 table shows the median over rounds of each round's median step. The subprocesses also report their
 first losses, so the table shows that both versions compute the same training run. With several
 ``--precision`` values every code version runs in each (``speedup``: against the base in the same
-precision; ``vs_base_best``: against the base's fastest precision). With ``--compile``
+precision; ``vs_base_best``: against the base's fastest precision). ``--glibc-defaults`` adds this
+checkout with ``SAHIT_KEEP_FREED_MEMORY=0`` (the allocator left alone). With ``--compile``
 a third row runs this checkout with ``compile=true`` (torch.compile of G and D); its warm-up steps
 include the compilation: ``warmup_s_round1`` is the two warm-up steps of round 1, a cold compile
 (inductor's cache starts empty, in the temporary folder; later rounds reuse it).
@@ -64,8 +65,8 @@ def worker(precision: str, steps: int, threads: int, compile_: bool, parts: str 
 
 
 def run_version(src: Path, args: argparse.Namespace, precision: str, compile_: bool = False,
-                cache: Path | None = None) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": str(args.threads)}
+                cache: Path | None = None, extra_env: dict[str, str] | None = None) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": str(args.threads), **(extra_env or {})}
     if cache is not None:
         env["TORCHINDUCTOR_CACHE_DIR"] = str(cache)
     cmd = [sys.executable, __file__, "--worker", "--precision", precision, "--steps", str(args.steps),
@@ -84,6 +85,8 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="add a row: this checkout with compile=true")
     parser.add_argument("--compile-parts", default="GD", choices=("G", "D", "GD"),
                         help="which networks the compile row compiles (default both)")
+    parser.add_argument("--glibc-defaults", action="store_true",
+                        help="add a row per precision: this checkout with SAHIT_KEEP_FREED_MEMORY=0")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -97,20 +100,23 @@ def main() -> None:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.base, "src"], check=True,
                                  capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(base_src)], input=archive, check=True)
-        versions: dict[str, tuple[Path, bool, str]] = {}
+        versions: dict[str, tuple[Path, bool, str, dict[str, str]]] = {}
         for precision in args.precision:
-            versions[f"base {args.base}, {precision}"] = (base_src / "src", False, precision)
-            versions[f"this checkout, {precision}"] = (ROOT / "src", False, precision)
+            versions[f"base {args.base}, {precision}"] = (base_src / "src", False, precision, {})
+            versions[f"this checkout, {precision}"] = (ROOT / "src", False, precision, {})
+            if args.glibc_defaults:
+                versions[f"this checkout, {precision}, glibc defaults"] = (
+                    ROOT / "src", False, precision, {"SAHIT_KEEP_FREED_MEMORY": "0"})
             if args.compile:
                 parts = "" if args.compile_parts == "GD" else f" ({args.compile_parts} only)"
-                versions[f"this checkout, {precision}, compile=true{parts}"] = (ROOT / "src", True, precision)
+                versions[f"this checkout, {precision}, compile=true{parts}"] = (ROOT / "src", True, precision, {})
         rounds: dict[str, list[float]] = {name: [] for name in versions}
         cpu_rounds: dict[str, list[float]] = {name: [] for name in versions}
         warmups: dict[str, list[float]] = {name: [] for name in versions}
         losses: dict[str, list] = {}
         for r in range(args.repeats):
-            for name, (src, compile_, precision) in versions.items():
-                result = run_version(src, args, precision, compile_, Path(tmp) / "inductor-cache")
+            for name, (src, compile_, precision, extra_env) in versions.items():
+                result = run_version(src, args, precision, compile_, Path(tmp) / "inductor-cache", extra_env)
                 warmups[name].append(sum(result["warmup"]))
                 rounds[name].append(statistics.median(result["times"]))
                 cpu_rounds[name].append(statistics.median(result["cpu_times"]))
@@ -121,7 +127,7 @@ def main() -> None:
     def med(table: dict[str, list[float]], name: str) -> float:
         return statistics.median(table[name])
 
-    base_of = {name: f"base {args.base}, {precision}" for name, (_, _, precision) in versions.items()}
+    base_of = {name: f"base {args.base}, {precision}" for name, (_, _, precision, _) in versions.items()}
     base_best = min(med(rounds, f"base {args.base}, {p}") for p in args.precision)
     loss_diffs = {}
     for precision in args.precision:  # relative difference of the losses, base against this checkout

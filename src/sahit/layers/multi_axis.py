@@ -87,15 +87,15 @@ def multi_query_attention(
         out (N, Lq, h, d), and attention probabilities (N, h, Lq, Lk) when ``explicit``.
     """
     n, lq, h, d = q.shape
-    if explicit or explicit_attention_is_faster(q.device, lq * h * k.shape[1]):
-        logits = torch.einsum("nqhd,nkd->nhqk", q, k) * scale  # (N, h, Lq, Lk)
-        attn = softmax_keys(logits)
-        return torch.einsum("nhqk,nkd->nqhd", attn, v), (attn if explicit else None)
+    lk = k.shape[1]
     # With one key/value head every (query, head) pair is an independent query of the same
-    # keys: fold heads into the query axis instead of repeating keys h times.
-    out = F.scaled_dot_product_attention(
-        q.reshape(n, 1, lq * h, d), k.unsqueeze(1), v.unsqueeze(1), scale=scale
-    )  # (N, 1, Lq*h, d)
+    # keys: fold heads into the query axis instead of repeating keys h times (both paths).
+    q = q.reshape(n, lq * h, d)
+    if explicit or explicit_attention_is_faster(q.device, lq * h * lk):
+        attn = softmax_keys(torch.bmm(q, k.transpose(1, 2)) * scale)  # (N, Lq*h, Lk)
+        out = torch.bmm(attn, v).view(n, lq, h, d)
+        return out, (attn.view(n, lq, h, lk).transpose(1, 2).contiguous() if explicit else None)
+    out = F.scaled_dot_product_attention(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), scale=scale)  # (N, 1, Lq*h, d)
     return out.view(n, lq, h, d), None
 
 

@@ -46,10 +46,10 @@ from ..runs import (
 )
 from .checkpoint import CheckpointError, CheckpointKeeper, latest_checkpoint, list_checkpoints
 from .config import TrainConfig
+from .cpu_memory import keep_freed_memory
 from .distributed import DistContext, local_rank
 from .ema import EMA
 from .evaluation import TrainingEvaluator
-from .cpu_memory import keep_freed_memory
 from .precision import autocast_dtype
 from .run_logger import RunLogger
 from .sampler import ResumableBatchSampler

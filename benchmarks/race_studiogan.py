@@ -132,19 +132,22 @@ def verdict(sahit: list[dict[str, Any]], studiogan: list[dict[str, Any]]) -> dic
 
 def class_grids(out: Path, docs: Path, per_class: int = 10) -> list[Path]:
     """One row per class of each arm's last samples (sahit: its EMA G): ``race_grid_<arm>.png``."""
+    return [class_grid(out / arm, prefix, docs / f"race_grid_{arm}.png", per_class)
+            for arm, prefix in (("studiogan", ""), ("sahit", "ema-"))]
+
+
+def class_grid(arm_dir: Path, prefix: str, target: Path, per_class: int = 10) -> Path:
+    """One row per class of an arm's last snapshot's samples (``prefix="ema-"``: the EMA G's)."""
     import numpy as np
 
     from sahit.images import save_grid
 
-    paths = []
-    for arm, prefix in (("studiogan", ""), ("sahit", "ema-")):
-        last = json.loads((out / arm / "train.json").read_text())["snapshots"][-1]["snapshot"]
-        data = np.load(out / arm / "samples" / (prefix + Path(last).with_suffix(".npz").name))
-        images, labels = torch.from_numpy(data["arr_0"]), torch.from_numpy(data["labels"])
-        rows = [images[labels == c][:per_class] for c in labels.unique().tolist()]
-        grid = torch.cat(rows).permute(0, 3, 1, 2).float() / 127.5 - 1
-        paths.append(save_grid(grid, docs / f"race_grid_{arm}.png", nrow=per_class))
-    return paths
+    last = json.loads((arm_dir / "train.json").read_text())["snapshots"][-1]["snapshot"]
+    data = np.load(arm_dir / "samples" / (prefix + Path(last).with_suffix(".npz").name))
+    images, labels = torch.from_numpy(data["arr_0"]), torch.from_numpy(data["labels"])
+    rows = [images[labels == c][:per_class] for c in labels.unique().tolist()]
+    grid = torch.cat(rows).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return save_grid(grid, target, nrow=per_class)
 
 
 def plot(result: dict[str, Any], docs: Path) -> list[Path]:

@@ -4,8 +4,8 @@
 
     python -m benchmarks.race.sahit_arm --preset cifar10-small --data DIR --out DIR --minutes 40 [KEY=VALUE ...]
 
-The trainer is built exactly as ``sahit train`` builds it (preset, then overrides) and advanced with
-its own ``train_step`` and EMA update; the clock counts those only. At every ``--snapshot-minutes``
+The trainer is built exactly as ``sahit train`` builds it (preset, then overrides) and advanced step by
+step with ``Trainer.advance`` (the step ``fit`` takes, with its EMA update); the clock counts those only. At every ``--snapshot-minutes``
 of training the generator and its EMA copy are saved (outside the clock) to ``snapshots/``; after
 training, class-balanced samples of both are written to ``samples/`` for the race's evaluation.
 """
@@ -39,11 +39,9 @@ def train(args: argparse.Namespace) -> Trainer:
     batches = trainer.batches()
     while trained < budget:
         start = time.perf_counter()
-        stats = trainer.train_step(batches)
-        if not stats.pop("ok"):
+        stats = trainer.advance(batches)
+        if stats is None:
             raise RuntimeError(f"non-finite step at {trainer.step}: the race does not skip steps")
-        trainer.step += 1
-        trainer.ema.update(trainer.G, trainer.step)
         trained += time.perf_counter() - start
         if trained >= next_snapshot or trained >= budget:
             name = f"G-{len(records):03d}.safetensors"

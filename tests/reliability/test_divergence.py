@@ -56,6 +56,20 @@ def test_a_non_finite_step_is_skipped_at_once(tmp_path, make_trainer):
     assert t.loss.calls == 5 and t.rollbacks == 0 and t.lr_scale == 1.0
 
 
+def test_advance_counts_and_averages_good_steps_only(tmp_path, make_trainer):
+    t = make_trainer(tmp_path / "r", "steps=4", "ema_decay=0.5", "ema_start=0")
+    t.loss = PoisonedLoss(t.loss, lambda call: call == 2)
+    batches = t.batches()
+    assert t.advance(batches) is not None and t.step == 1
+    ema = _params(t.ema.net)
+    assert not all(torch.equal(a, b) for a, b in zip(ema, t.G.parameters()))  # G moved away from its average
+    assert t.advance(batches) is None  # the NaN step: no count, no EMA update
+    assert t.step == 1 and all(torch.equal(a, b) for a, b in zip(ema, t.ema.net.parameters()))
+    stats = t.advance(batches)
+    assert stats is not None and "ok" not in stats and t.step == 2
+    assert not all(torch.equal(a, b) for a, b in zip(ema, t.ema.net.parameters()))
+
+
 def test_persistent_non_finite_steps_roll_back_with_lower_lr(tmp_path, make_trainer, caplog):
     t = make_trainer(tmp_path / "r", "steps=5", "log_every=1", "ckpt_every=2", "max_bad_steps=2", "lr_decay_start=1.0")
     t.loss = PoisonedLoss(t.loss, lambda call: call in (4, 5))  # steps 1-3 fine, then two bad in a row

@@ -388,6 +388,19 @@ class Trainer:
         self.D.requires_grad_(True)
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), **stats, "ok": ok}
 
+    def advance(self, real_batches: Iterator) -> dict[str, torch.Tensor] | None:
+        """One training step as ``fit`` takes it: ``train_step``, then the step count and G's EMA.
+
+        Returns the step's statistics, or None when the update was non-finite and skipped (the step
+        count and the EMA are left as they were). No logging, samples or checkpoints: ``fit`` adds those.
+        """
+        stats = self.train_step(real_batches)
+        if not stats.pop("ok"):
+            return None
+        self.step += 1
+        self.ema.update(self.G, self.step)
+        return stats
+
     def simultaneous_step(self, real_batches: Iterator) -> dict[str, torch.Tensor]:
         """HiT's update: one G forward and one D pass; D's loss updates D, G's loss on the same logits updates G.
 
@@ -546,15 +559,13 @@ class Trainer:
             real_batches = self.batches()
             try:
                 while self.step < cfg.steps:
-                    stats = self.train_step(real_batches)
-                    if not stats.pop("ok"):
+                    stats = self.advance(real_batches)
+                    if stats is None:
                         if self._bad_step():
                             real_batches = self.batches()
                             self.logger.bar.n = self.step
                         continue
-                    self.step += 1
                     self.bad_steps = 0
-                    self.ema.update(self.G, self.step)
                     self.logger.bar.update(1)
                     self._after_step(stats)
             finally:

@@ -186,7 +186,7 @@ DEVIATIONS: dict[str, dict[str, str]] = {
         "r1_gamma": f"{CPU}: CIFAR-10 at 32 px (StyleGAN2-ADA's CIFAR-10 gamma is 0.01), lazy R1 (StyleGAN2)",
         "r1_every": f"{CPU}: lazy R1 (StyleGAN2)",
         "lr_g": f"{CPU}: batch 32 (official 1e-4 at batch 256)", "lr_d": f"{CPU}: batch 32 (official 1e-4 at batch 256)",
-        "batch_size": CPU, "steps": f"{CPU}: about 40 minutes on 2 cores with bf16",
+        "batch_size": CPU, "steps": f"{CPU}: about 34 minutes on 2 cores with bf16 (docs/race.md)",
         "class_conditional": "class accuracy and intra-FID next to cifar10-small's conditional SAGAN",
         "data_crop": "CIFAR-10 is 32x32 already: no crop", "data_crop_fraction": "CIFAR-10 is 32x32 already: no crop",
         "model.z_dim": f"{CPU}: hit-32 model preset", "model.d_channel_base": f"{CPU}: hit-32 model preset",

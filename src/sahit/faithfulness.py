@@ -148,7 +148,7 @@ DEVIATIONS: dict[str, dict[str, str]] = {
     },
     "cifar10-small": {
         "batch_size": f"{CPU}: CIFAR-10 at 32 px (StudioGAN: 64)",
-        "steps": f"{CPU}: 7,500 steps, about 40 minutes on 2 cores with bf16 (docs/race.md)",
+        "steps": f"{CPU}: 7,500 steps, about 36 minutes on 2 cores with bf16 (docs/race.md)",
         "flip": "random horizontal flips, as StudioGAN's CIFAR-10 recipe (src/config.py:264)",
         "ema_kimg": "StyleGAN2-ADA's CIFAR-10 EMA, as sagan-cifar10",
         "ema_rampup": "StyleGAN2-ADA's CIFAR-10 EMA, as sagan-cifar10",

@@ -123,7 +123,7 @@ class BlurDownsample(nn.Module):
         # TensorFlow "SAME" padding for a 4-tap filter at stride 2 on an even size: 1 on each side
         # (zeros, padded by the convolution itself: no padded copy of x, twice as fast on a CPU).
         if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
-            # oneDNN's depthwise backward in bf16 is ~10x slower than in fp32 on the CPU (benchmarks/hit_speed.py)
+            # oneDNN's depthwise backward is much slower in bf16 than in fp32 on the CPU (docs/benchmarks.md, hit_speed)
             with torch.autocast("cpu", enabled=False):
                 return F.conv2d(x.float(), self.kernel, stride=2, padding=1, groups=self.channels)
         return F.conv2d(x, self.kernel.to(x.dtype), stride=2, padding=1, groups=self.channels)

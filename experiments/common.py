@@ -61,8 +61,66 @@ class Arm:
     notes: dict[str, Any] = field(default_factory=dict)  # extra facts for the JSON (e.g. the paper's number)
 
 
-RESOLUTION = 16  # every experiment trains on 16x16 built-in shapes: thousands of steps fit in minutes
+RESOLUTION = 16  # the shapes experiments train on 16x16 built-in shapes: thousands of steps fit in minutes
 SAGAN_PRESET = "quickstart"  # the 16 px SAGAN (SNGAN backbone, hinge loss, CBN, projection D) and its recipe
+CIFAR10 = EXPERIMENTS.parent.parent / "shared" / "data" / "cifar10" / "train"  # ../shared next to the checkout
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Where an experiment's runs train and how they are scored: the built-in shapes or real CIFAR-10."""
+
+    name: str  # "shapes" or "cifar10"; a CIFAR-10 experiment's results and runs carry the suffix "_cifar10"
+    data: str  # sahit train --data
+    resolution: int
+    holdout: int  # class-balanced images held out of training: the final FID's reference (0: the training data)
+    sagan_preset: str
+    metrics: tuple[str, ...]  # of the final evaluation
+    features_steps: int  # training steps of the domain feature extractor
+
+    @property
+    def real(self) -> bool:
+        return self.name != "shapes"
+
+    def experiment(self, name: str) -> str:
+        return name if not self.real else f"{name}_{self.name}"
+
+
+SHAPES = Setting("shapes", "builtin", RESOLUTION, 0, SAGAN_PRESET, ("fid", "symmetry_error"), 200)
+
+
+def cifar10_setting(path: str | os.PathLike, holdout: int = 5000) -> Setting:
+    """CIFAR-10 at 32 px from an ImageFolder ``path``: 5,000 class-balanced images held out as the reference
+    (the split of ``data_holdout``, the same as docs/race.md's), SAGAN as the cifar10-small preset, and class
+    accuracy and intra-FID beside FID (the domain extractor is fitted on the 45,000 training images, 1,500 steps:
+    about 71% held-out accuracy)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise SystemExit(f"--cifar10 {folder} is not a folder (CIFAR-10's training images, one folder per class)")
+    if holdout < 10:
+        raise SystemExit(f"--holdout must be at least 10 (some images of every class), got {holdout}")
+    return Setting("cifar10", str(folder.resolve()), 32, holdout, "cifar10-small", ("fid", "acc", "ifid"), 1500)
+
+
+def setting_from_args(args: argparse.Namespace) -> Setting:
+    """The setting ``--cifar10`` chose, with the experiment's per-setting defaults filled into ``args``."""
+    setting = cifar10_setting(args.cifar10, args.holdout) if args.cifar10 else SHAPES
+    defaults = args.cifar10_defaults if setting.real else args.shapes_defaults
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.features_steps is None:
+        args.features_steps = setting.features_steps
+    if args.json is None:
+        args.json = str(RESULTS / f"{setting.experiment(args.name)}.json")
+    return setting
+
+
+def cifar10_sagan_overrides(width: int) -> list[str]:
+    """The cifar10-small preset (its recipe: TTUR 1e-4 / 4e-4, Adam (0, 0.999), BN momentum 0.1, EMA half-life
+    in images, bf16 where native) at width ``width`` for G and D. Images are decoded as batches need them:
+    a run of these experiments sees about one epoch, so decoding all 45,000 first would only add a wait."""
+    return [f"model.g_width={width}", f"model.d_width={width}", "data_in_memory=false"]
 
 
 def sagan_overrides(width: int) -> list[str]:
@@ -76,22 +134,39 @@ def sagan_overrides(width: int) -> list[str]:
 
 
 def add_common_args(parser: argparse.ArgumentParser, name: str, steps: int, seeds: list[int], eval_points: int,
-                    batch_size: int = 32, eval_n: int = 2000) -> None:
-    """The flags every experiment script has."""
-    parser.add_argument("--steps", type=int, default=steps, help=f"G steps per run (default {steps})")
-    parser.add_argument("--seeds", type=int, nargs="+", default=seeds, help=f"seeds (default {seeds})")
+                    batch_size: int = 32, eval_n: int = 2000, cifar10: dict[str, Any] | None = None) -> None:
+    """The flags every experiment script has. ``cifar10``: the defaults that differ with ``--cifar10``
+    (keys among steps, seeds, eval_points, eval_n), resolved by :func:`setting_from_args`."""
+    shapes = {"steps": steps, "seeds": seeds, "eval_points": eval_points, "eval_n": eval_n}
+    real = {**shapes, **(cifar10 or {})}
+
+    def both(key: str) -> str:
+        return f"{shapes[key]}; with --cifar10 {real[key]}" if real[key] != shapes[key] else f"{shapes[key]}"
+
+    parser.set_defaults(name=name, shapes_defaults=shapes, cifar10_defaults=real)
+    unset = shapes if cifar10 is None else dict.fromkeys(shapes)  # None: filled in by setting_from_args
+    if cifar10 is not None:
+        parser.add_argument("--cifar10", default=None, metavar="PATH",
+                            help=f"train on real CIFAR-10 at 32 px from PATH (class folders, e.g. {CIFAR10}) instead "
+                            f"of the 16 px built-in shapes; results go to {name}_cifar10.json")
+        parser.add_argument("--holdout", type=int, default=5000,
+                            help="with --cifar10: class-balanced images held out of training as the reference of "
+                            "every FID (default 5000, as docs/race.md)")
+    parser.add_argument("--steps", type=int, default=unset["steps"], help=f"G steps per run (default {both('steps')})")
+    parser.add_argument("--seeds", type=int, nargs="+", default=unset["seeds"], help=f"seeds (default {both('seeds')})")
     parser.add_argument("--batch-size", type=int, default=batch_size, help=f"batch size (default {batch_size})")
-    parser.add_argument("--eval-n", type=int, default=eval_n,
-                        help=f"samples (and reference images) for FID and symmetry error (default {eval_n})")
-    parser.add_argument("--eval-points", type=int, default=eval_points,
-                        help=f"FID evaluations during each run (default {eval_points}; 0: only at the end)")
+    parser.add_argument("--eval-n", type=int, default=unset["eval_n"],
+                        help=f"samples (and at most as many reference images) for the metrics (default {both('eval_n')})")
+    parser.add_argument("--eval-points", type=int, default=unset["eval_points"],
+                        help=f"FID evaluations during each run (default {both('eval_points')}; 0: only at the end)")
     parser.add_argument("--arms", default=None, help="comma-separated subset of the arms (default: all)")
     parser.add_argument("--out", default=str(RUNS), help="results root: run folders, extractor, caches "
                         "(default experiments/runs, git-ignored)")
-    parser.add_argument("--json", default=str(RESULTS / f"{name}.json"),
-                        help=f"result file (default experiments/results/{name}.json)")
-    parser.add_argument("--features-steps", type=int, default=200,
-                        help="training steps of the domain feature extractor (default 200, about a minute)")
+    parser.add_argument("--json", default=None,
+                        help=f"result file (default experiments/results/{name}.json, or {name}_cifar10.json)")
+    parser.add_argument("--features-steps", type=int, default=None,
+                        help="training steps of the domain feature extractor (default 200, about a minute; "
+                        "with --cifar10 1500, about two)")
     parser.add_argument("--retry-failed", action="store_true", help="run again the runs that failed last time")
 
 
@@ -109,32 +184,43 @@ def select_arms(arms: list[Arm], spec: str | None) -> list[Arm]:
 # --------------------------------------------------------------------------------------- the runner
 
 
-def sagan_experiment_main(name: str, claim: str, doc: str, make_arms: Callable[[int], list[Arm]],
-                          eval_points: int, argv: list[str] | None = None) -> dict:
-    """Command line of a SAGAN experiment at 16 px: the common flags plus ``--width``, then run its arms."""
+def sagan_experiment_main(name: str, claim: str, doc: str, make_arms: Callable[[int, Setting], list[Arm]],
+                          eval_points: int, argv: list[str] | None = None,
+                          cifar10: dict[str, Any] | None = None) -> dict:
+    """Command line of a SAGAN experiment: the common flags plus ``--width``, then run its arms on the
+    16 px shapes or (``--cifar10 PATH``) on CIFAR-10 at 32 px, with the defaults ``cifar10`` there."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_args(parser, name, steps=2000, seeds=[0, 1], eval_points=eval_points)
+    add_common_args(parser, name, steps=2000, seeds=[0, 1], eval_points=eval_points, cifar10=cifar10)
     parser.add_argument("--width", type=int, default=32, help="G and D width (default 32)")
     args = parser.parse_args(argv)
-    return run_experiment(name, claim, make_arms(args.width), args,
-                          budget={"width": args.width, "resolution": RESOLUTION, "preset": SAGAN_PRESET},
-                          resolution=RESOLUTION)
+    setting = setting_from_args(args)
+    return run_experiment(name, claim, make_arms(args.width, setting), args,
+                          budget={"width": args.width, "resolution": setting.resolution, "preset": setting.sagan_preset},
+                          setting=setting)
 
 
 def run_experiment(name: str, claim: str, arms: list[Arm], args: argparse.Namespace, budget: dict[str, Any],
                    data: str = "builtin", resolution: int = RESOLUTION, reference: str | None = None,
-                   features_data: str | None = None) -> dict[str, Any]:
+                   features_data: str | None = None, setting: Setting | None = None) -> dict[str, Any]:
     """Train and evaluate every (arm, seed) in turn, rewriting ``args.json`` after each; returns its content.
 
     The final FID is measured against ``reference`` (default: the training data ``data``) with a domain
     extractor fitted on ``features_data`` (default: ``data``); FID during training is always against ``data``.
+    A ``setting`` (from :func:`setting_from_args`) replaces ``data`` and ``resolution``: on CIFAR-10, every run
+    trains without the held-out images, which are the reference of every FID, during training and after.
     """
+    holdout, metrics = 0, SHAPES.metrics
+    if setting is not None:
+        name, data, resolution = setting.experiment(name), setting.data, setting.resolution
+        holdout, metrics = setting.holdout, setting.metrics
+    if getattr(args, "json", None) is None:
+        args.json = str(RESULTS / f"{name}.json")
     arms = select_arms(arms, args.arms)
     if args.steps < 1 or args.eval_n < 2 or args.eval_points < 0 or not args.seeds:
         raise SystemExit("--steps must be >= 1, --eval-n >= 2, --eval-points >= 0, and --seeds non-empty")
     root = Path(args.out).resolve()
     started = time.perf_counter()
-    features = ensure_extractor(root, features_data or data, resolution, args.features_steps)
+    features = ensure_extractor(root, features_data or data, resolution, args.features_steps or 200, holdout)
     payload: dict[str, Any] = {
         "experiment": name,
         "claim": claim,
@@ -145,7 +231,10 @@ def run_experiment(name: str, claim: str, arms: list[Arm], args: argparse.Namesp
         "budget": {"steps": args.steps, "batch_size": args.batch_size, "seeds": list(args.seeds),
                    "eval_n": args.eval_n, "eval_points": args.eval_points, **budget},
         "reference": reference or data,
+        "holdout": holdout,  # images of ``data`` held out of training: the reference when > 0
+        "metrics": list(metrics),
         "extractor": {"path": os.path.relpath(features, root), "fitted_on": features_data or data,
+                      "holdout": holdout,
                       **_extractor_info(features)},
         "machine": machine(),
         "arms": {},
@@ -156,7 +245,7 @@ def run_experiment(name: str, claim: str, arms: list[Arm], args: argparse.Namesp
     for arm in arms:
         for seed in args.seeds:
             try:
-                record = run_arm(root, name, arm, seed, args, data, features, reference or data)
+                record = run_arm(root, name, arm, seed, args, data, features, reference or data, holdout, metrics)
             except KeyboardInterrupt:
                 raise SystemExit(f"[{name}] interrupted: the running arm saved a checkpoint; "
                                  f"run the same command again to carry on") from None
@@ -179,7 +268,8 @@ def run_experiment(name: str, claim: str, arms: list[Arm], args: argparse.Namesp
 
 
 def run_arm(root: Path, experiment: str, arm: Arm, seed: int, args: argparse.Namespace, data: str,
-            features: Path, reference: str | None = None) -> dict[str, Any]:
+            features: Path, reference: str | None = None, holdout: int = 0,
+            metrics: tuple[str, ...] = SHAPES.metrics) -> dict[str, Any]:
     """Train (or resume, or skip) one run, then evaluate it; returns its record for the JSON."""
     run_dir = root / experiment / arm.name / f"seed{seed}"
     record: dict[str, Any] = {"seed": seed, "run_dir": os.path.relpath(run_dir, root)}
@@ -190,7 +280,7 @@ def run_arm(root: Path, experiment: str, arm: Arm, seed: int, args: argparse.Nam
         record.update(budget_seconds=arm.seconds, probe_sec_per_step=probe["sec_per_step"],
                       probe_threads=probe["threads"])
     record["steps"] = steps
-    overrides = run_overrides(arm, seed, steps, args, features)
+    overrides = run_overrides(arm, seed, steps, args, features, holdout)
     tag = f"[{experiment}] {arm.name} seed {seed}"
     failed_marker = run_dir / "experiment_failed.json"
     if failed_marker.is_file() and args.retry_failed:
@@ -219,18 +309,20 @@ def run_arm(root: Path, experiment: str, arm: Arm, seed: int, args: argparse.Nam
             return {**record, **failure, "status": "failed"}
         record["trained_now"] = True
     record.update(run_facts(run_dir))
-    record.update(evaluate_run(run_dir, root, reference or data, features, args.eval_n))
+    record.update(evaluate_run(run_dir, root, reference or data, features, args.eval_n, holdout, metrics))
     record["status"] = "ok"
-    print(f"{tag}: FID {record['fid']:.4g}, symmetry error {record['symmetry_error']:.4f}, "
-          f"{record['train_seconds']:.0f} s of training", flush=True)
+    scores = ", ".join(f"{m} {record[m]:.4g}" for m in metrics)
+    print(f"{tag}: {scores}, {record['train_seconds']:.0f} s of training", flush=True)
     return record
 
 
-def run_overrides(arm: Arm, seed: int, steps: int, args: argparse.Namespace, features: Path) -> list[str]:
+def run_overrides(arm: Arm, seed: int, steps: int, args: argparse.Namespace, features: Path,
+                  holdout: int = 0) -> list[str]:
     """The arm's overrides plus the run's seed, budget, schedule and evaluation settings."""
     eval_every = max(1, steps // args.eval_points) if args.eval_points else 0
     return [
         *arm.overrides,
+        *([f"data_holdout={holdout}"] if holdout else []),
         f"seed={seed}",
         f"steps={steps}",
         "lr_decay_start=1.0",  # a constant learning rate in every arm, whatever the preset's schedule
@@ -334,19 +426,25 @@ def parameter_counts(config: dict[str, Any]) -> dict[str, int]:
 # ------------------------------------------------------------------------------------ evaluation
 
 
-def ensure_extractor(root: Path, data: str, resolution: int, steps: int) -> Path:
-    """A domain feature extractor for ``data`` at ``resolution``, fitted once and kept in ROOT/features."""
+def ensure_extractor(root: Path, data: str, resolution: int, steps: int, holdout: int = 0) -> Path:
+    """A domain feature extractor for ``data`` at ``resolution``, fitted once and kept in ROOT/features;
+    ``holdout`` > 0: fitted on the training part only, its accuracy on the held-out part recorded."""
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", data).strip("_")
-    folder = root / "features" / f"{safe}-{resolution}px-{steps}steps"
+    folder = root / "features" / (f"{safe}-{resolution}px-{steps}steps" + (f"-holdout{holdout}" if holdout else ""))
     if (folder / "config.json").is_file() and (folder / "model.safetensors").is_file():
         return folder
     from sahit.data import make_dataset
     from sahit.metrics import fit_domain_extractor, save_domain_extractor
 
     print(f"fitting a domain feature extractor on {data} ({resolution}px, {steps} steps) into {folder}", flush=True)
-    dataset = make_dataset(data, resolution, train=True)
+    dataset = make_dataset(data, resolution, train=True, holdout=holdout, split="train")
     extractor = fit_domain_extractor(dataset, int(dataset.num_classes), resolution, steps=steps, progress=False,
-                                     data_name=data)
+                                     data_name=data, batch_size=64 if holdout else 32)
+    if holdout:
+        from sahit.metrics.domain import classification_accuracy
+
+        extractor.info.update(holdout=holdout, holdout_accuracy=classification_accuracy(
+            extractor, make_dataset(data, resolution, train=True, holdout=holdout, split="holdout"), progress=False))
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
     save_domain_extractor(extractor, tmp)
@@ -361,9 +459,11 @@ def _extractor_info(folder: Path) -> dict[str, Any]:
     return {"weights_hash": extractor.weights_hash, "feature_dim": extractor.feature_dim, "info": extractor.info}
 
 
-def evaluate_run(run_dir: Path, root: Path, data: str, features: Path, n: int) -> dict[str, Any]:
-    """FID (against ``data``) and symmetry error of ``n`` samples of the run's EMA generator; cached by the
-    weights' hash."""
+def evaluate_run(run_dir: Path, root: Path, data: str, features: Path, n: int, holdout: int = 0,
+                 metrics: tuple[str, ...] = SHAPES.metrics) -> dict[str, Any]:
+    """``metrics`` of ``n`` samples of the run's EMA generator (classes balanced) against ``data`` (its
+    ``holdout`` held-out images when > 0); cached by the weights' hash. ``symmetry_error`` is the samples'
+    own, the rest are :mod:`sahit.metrics` names (fid, acc, ifid...)."""
     weights = run_dir / "export" / "generator_ema.safetensors"
     if not weights.is_file():
         weights = run_dir / "export" / "generator.safetensors"
@@ -371,6 +471,8 @@ def evaluate_run(run_dir: Path, root: Path, data: str, features: Path, n: int) -
            "extractor": str(features.name)}
     if data != "builtin":
         key["reference"] = data
+    if holdout or tuple(metrics) != SHAPES.metrics:
+        key.update(holdout=holdout, metrics=list(metrics))
     cache = run_dir / "experiment_eval.json"
     if cache.is_file():
         stored = json.loads(cache.read_text())
@@ -385,15 +487,22 @@ def evaluate_run(run_dir: Path, root: Path, data: str, features: Path, n: int) -
     start = time.perf_counter()
     G = sahit.load(run_dir)  # the EMA generator
     extractor = load_domain_extractor(features)
-    reference = cached_reference_stats(data, G.resolution, extractor, n=n, cache_dir=root / "cache" / "stats",
-                                       progress=False)
+    reference = cached_reference_stats(data, G.resolution, extractor, n=n, holdout=holdout,
+                                       cache_dir=root / "cache" / "stats", progress=False)
+    named = tuple(m for m in metrics if m != "symmetry_error")
     with torch.no_grad():
-        images = G.sample(n, seed=EVAL_SEED)  # (n, 3, R, R) in [-1, 1], classes balanced
-        fake = extract_features(((images[i : i + 100], None) for i in range(0, n, 100)), extractor,
-                                keep_features=n <= extractor.feature_dim, progress=False)
-    fid = evaluate_features(reference, fake, extractor, ("fid",))["fid"]
-    result = {"fid": fid.value, "symmetry_error": symmetry_error(images), "eval_n": n,
-              "reference_n": fid.n_reference, "eval_seconds": round(time.perf_counter() - start, 1)}
+        images = G.sample(n, seed=EVAL_SEED)  # (n, 3, R, R) in [-1, 1], classes balanced: 0, 1, ..., K-1, 0, ...
+        labels = G.sample_labels(n, None)
+        fake = extract_features(((images[i : i + 100], None if labels is None else labels[i : i + 100])
+                                 for i in range(0, n, 100)), extractor,
+                                keep_features=n <= extractor.feature_dim or "ifid" in named,
+                                keep_logits="acc" in named, progress=False)
+    scores = evaluate_features(reference, fake, extractor, named)
+    result: dict[str, Any] = {m: scores[m].value for m in named}
+    if "symmetry_error" in metrics:
+        result["symmetry_error"] = symmetry_error(images)
+    result.update(eval_n=n, reference_n=scores["fid"].n_reference if "fid" in scores else None,
+                  eval_seconds=round(time.perf_counter() - start, 1))
     write_json_atomic(cache, {"key": key, "result": result})
     return result
 
@@ -446,7 +555,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean and seed-to-seed spread (sample std, min, max) of every number, over the runs that finished."""
     ok = [r for r in runs if r.get("status") == "ok"]
     out: dict[str, Any] = {"n_ok": len(ok), "n_failed": len(runs) - len(ok)}
-    for metric in ("fid", "symmetry_error", "train_seconds", "sec_per_step", "steps"):
+    for metric in ("fid", "symmetry_error", "acc", "ifid", "train_seconds", "sec_per_step", "steps"):
         values = [float(r[metric]) for r in ok if r.get(metric) is not None and math.isfinite(float(r[metric]))]
         if values:
             out[metric] = {"mean": statistics.fmean(values),
@@ -469,11 +578,11 @@ def _jsonable(value: Any) -> Any:
 
 
 def format_table(payload: dict[str, Any]) -> str:
-    rows = [("arm", "FID", "+-", "symmetry", "+-", "steps", "s/run", "runs")]
+    metrics = payload.get("metrics", list(SHAPES.metrics))
+    rows = [("arm", *(c for m in metrics for c in (m, "+-")), "steps", "s/run", "runs")]
     for name, arm in payload["arms"].items():
-        fid, sym = arm.get("fid", {}), arm.get("symmetry_error", {})
-        rows.append((name, _f(fid.get("mean"), 4), _f(fid.get("std"), 4), _f(sym.get("mean"), 4), _f(sym.get("std"), 4),
-                     _f(arm.get("steps", {}).get("mean"), 0), _f(arm.get("train_seconds", {}).get("mean"), 0),
+        cells = [_f(arm.get(m, {}).get(k), 4) for m in metrics for k in ("mean", "std")]
+        rows.append((name, *cells, _f(arm.get("steps", {}).get("mean"), 0), _f(arm.get("train_seconds", {}).get("mean"), 0),
                      f"{arm['n_ok']} ok" + (f", {arm['n_failed']} failed" if arm.get("n_failed") else "")))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)

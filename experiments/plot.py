@@ -1,8 +1,8 @@
 """Figures of the reproduction results: one bar chart per experiment, FID-over-training curves.
 
-For every experiment JSON (experiments/results/*.json by default): ``repro-NAME.png``, final FID
-and symmetry error per arm (bar: mean over seeds, error bar: seed-to-seed standard deviation,
-dots: the seeds). For experiments in CURVES: ``repro-NAME-fid.png``, FID over G steps per arm
+For every experiment JSON (experiments/results/*.json by default): ``repro-NAME.png``, the final
+metrics per arm (FID and symmetry error on the shapes; FID, class accuracy and intra-FID on
+CIFAR-10; bar: mean over seeds, error bar: seed-to-seed standard deviation, dots: the seeds). For experiments in CURVES: ``repro-NAME-fid.png``, FID over G steps per arm
 (thin: each seed, thick: their mean).
 
 Run:    python -m experiments.plot                       (writes docs/repro-*.png)
@@ -24,7 +24,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 EXPERIMENTS = Path(__file__).resolve().parent
 CURVES = ("stabilization", "augmentation")  # experiments whose point is how FID moves during training
-METRICS = (("fid", "FID (domain features, lower is better)"), ("symmetry_error", "symmetry error (real: 0)"))
+TITLES = {"fid": "FID (domain features, lower is better)", "symmetry_error": "symmetry error (real: 0)",
+          "acc": "class accuracy (higher is better)", "ifid": "intra-FID (lower is better)"}
+DIGITS = {"fid": 2, "symmetry_error": 3, "acc": 3, "ifid": 2}
+HEADERS = {"fid": "FID", "symmetry_error": "symmetry error", "acc": "class accuracy", "ifid": "intra-FID"}
+
+
+def metrics_of(payload: dict[str, Any]) -> list[str]:
+    """The final metrics the experiment recorded: FID and symmetry error on the shapes, FID, class accuracy and
+    intra-FID on CIFAR-10."""
+    return list(payload.get("metrics", ["fid", "symmetry_error"]))
 
 
 def _values(arm: dict[str, Any], metric: str) -> list[float]:
@@ -32,11 +41,14 @@ def _values(arm: dict[str, Any], metric: str) -> list[float]:
 
 
 def bar_chart(payload: dict[str, Any], path: Path) -> Path:
-    """Final FID and symmetry error per arm: mean, seed-to-seed std, each seed."""
+    """The final metrics per arm (FID and symmetry error, or FID, class accuracy and intra-FID): mean,
+    seed-to-seed std, each seed."""
     arms = payload["arms"]
     names = list(arms)
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(3.2 + 0.55 * len(names) * len(METRICS), 3.4), dpi=100)
-    for ax, (metric, title) in zip(axes, METRICS):
+    metrics = metrics_of(payload)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 + 0.55 * len(names) * len(metrics), 3.4), dpi=100)
+    for ax, metric in zip(axes, metrics):
+        title = TITLES.get(metric, metric)
         for i, name in enumerate(names):
             values = _values(arms[name], metric)
             if not values:  # every seed failed
@@ -94,12 +106,15 @@ def markdown_table(payload: dict[str, Any]) -> str:
         seeds = ", ".join(f"{v:.{digits}f}" for v in values)
         return f"{mean:.{digits}f} ± {std:.{digits}f} ({seeds})" if std is not None and len(values) > 1 else seeds
 
-    rows = ["| arm | what | FID | symmetry error | G steps | wall s per run |", "|---|---|---|---|---|---|"]
+    metrics = metrics_of(payload)
+    rows = ["| arm | what | " + " | ".join(HEADERS.get(m, m) for m in metrics) + " | G steps | wall s per run |",
+            "|---|---|" + "---|" * len(metrics) + "---|---|"]
     for name, arm in payload["arms"].items():
         runs = [r for r in arm["runs"] if r.get("status") == "ok"]
         steps = sorted({r.get("steps") for r in runs if r.get("steps") is not None})
         wall = [r["train_seconds"] for r in runs if r.get("train_seconds") is not None]
-        rows.append(f"| `{name}` | {arm.get('label', '')} | {cell(arm, 'fid', 2)} | {cell(arm, 'symmetry_error', 3)} "
+        cells = " | ".join(cell(arm, m, DIGITS.get(m, 3)) for m in metrics)
+        rows.append(f"| `{name}` | {arm.get('label', '')} | {cells} "
                     f"| {', '.join(str(s) for s in steps)} | {', '.join(f'{w:.0f}' for w in wall)} |")
     return "\n".join(rows)
 
@@ -128,10 +143,15 @@ def main(argv: list[str] | None = None) -> list[Path]:
         written.append(bar_chart(payload, Path(args.out) / f"repro-{name}.png"))
         if args.markdown:
             print(f"### {name}\n\n{markdown_table(payload)}\n")
-            if payload.get("reference", payload.get("data")) != payload.get("data"):
+            if payload.get("holdout"):
+                accuracy = payload["extractor"].get("info", {}).get("holdout_accuracy")
+                print(f"(every FID against the {payload['holdout']:,} class-balanced images held out of training; "
+                      f"extractor fitted on the rest" + (f", {accuracy:.1%} accurate on the held-out images" if accuracy
+                                                         else "") + ")\n")
+            elif payload.get("reference", payload.get("data")) != payload.get("data"):
                 print(f"(final FID against {Path(payload['reference']).name}; extractor fitted on "
                       f"{Path(payload['extractor'].get('fitted_on', '')).name})\n")
-        if name in CURVES:
+        if name.removesuffix("_cifar10") in CURVES:
             curve = fid_curves(payload, Path(args.out) / f"repro-{name}-fid.png")
             if curve is not None:
                 written.append(curve)

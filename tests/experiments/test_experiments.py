@@ -65,19 +65,79 @@ def check_payload(payload: dict, arm_names: list[str]) -> None:
             assert record["steps"] == max(1, int(arm["seconds_budget"] / record["probe_sec_per_step"]))
 
 
+@pytest.mark.parametrize("real", [False, True], ids=["shapes", "cifar10"])
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_every_arm_is_a_valid_training_config(script):
-    """Every arm at the default and at the tiny sizes passes the trainer's own config validation."""
+def test_every_arm_is_a_valid_training_config(script, real, tmp_path):
+    """Every arm at the default and at the tiny sizes, on the shapes and on CIFAR-10, passes the trainer's own
+    config validation."""
     module = load(script)
+    common = load("common")
+    setting = common.cifar10_setting(tmp_path) if real else common.SHAPES
     sizes = {"attention_placement": [(32,), (8,)], "stabilization": [(32,), (8,)],
              "hit_ingredients": [(128, 32, 200.0), (16, 8, 0.5)]}[script]
     for size in sizes:
-        arms = module.arms(*size)
+        arms = module.arms(*size, real) if script == "hit_ingredients" else module.arms(*size, setting)
         assert len({a.name for a in arms}) == len(arms)
         for arm in arms:
             overrides = parse_overrides([*arm.overrides, "seed=1", "steps=4", "batch_size=4"])
             cfg = config_from_dict(merge(load_preset(arm.preset), overrides))
             assert cfg.seed == 1
+
+
+def test_cifar10_attention_arms_place_attention_at_8_16_and_32(tmp_path):
+    module, common = load("attention_placement"), load("common")
+    arms = {a.name: a for a in module.arms(32, common.cifar10_setting(tmp_path))}
+    assert list(arms) == ["none", "attn8", "attn16", "attn32", "res16"]
+    sizes = {}
+    for name, arm in arms.items():
+        cfg = config_from_dict(merge(load_preset(arm.preset), parse_overrides(arm.overrides)))
+        sizes[name] = (cfg.model_args["g_attn_res"], cfg.model_args["d_attn_res"], cfg.model_args.get("attn_block"))
+        assert arm.preset == "cifar10-small" and cfg.model_args["g_width"] == 32 and not cfg.data_in_memory
+    assert sizes["attn32"][:2] == ([32], []) and sizes["attn8"][:2] == ([8], [8])
+    assert sizes["res16"] == ([16], [16], "residual") and sizes["none"][:2] == ([], [])
+
+
+def fake_cifar(root: Path, per_class: int = 8) -> Path:
+    """A CIFAR-10-like ImageFolder: 10 classes of random 32x32 PNGs, each class a different mean colour."""
+    import torch
+    from torchvision.io import write_png
+
+    gen = torch.Generator().manual_seed(0)
+    for c in range(10):
+        (root / f"class{c}").mkdir(parents=True)
+        for i in range(per_class):
+            image = (torch.rand(3, 32, 32, generator=gen) * 128 + c * 12).to(torch.uint8)
+            write_png(image, str(root / f"class{c}" / f"{i:03d}.png"))
+    return root
+
+
+def test_cifar10_setting_holds_images_out_and_scores_accuracy_and_intra_fid(tmp_path):
+    """--cifar10: 32 px runs that never see the held-out images, every FID against them, class accuracy
+    and intra-FID beside FID, and the plot's bars and table follow the metrics."""
+    data = fake_cifar(tmp_path / "cifar")
+    payload, out = experiment("attention_placement", tmp_path, "--cifar10", str(data), "--holdout", "40",
+                              "--eval-n", "40", "--arms", "none")
+    assert payload["experiment"] == "attention_placement_cifar10" and payload["resolution"] == 32
+    assert payload["holdout"] == 40 and payload["metrics"] == ["fid", "acc", "ifid"]
+    assert 0 <= payload["extractor"]["info"]["holdout_accuracy"] <= 1 and payload["extractor"]["holdout"] == 40
+    (record,) = payload["arms"]["none"]["runs"]
+    assert record["status"] == "ok" and math.isfinite(record["fid"]) and math.isfinite(record["ifid"])
+    assert 0 <= record["acc"] <= 1 and record["reference_n"] == 40 and "symmetry_error" not in record
+    config = payload["arms"]["none"]["config"]
+    assert config["data_holdout"] == 40 and config["model"] == "sagan-cifar10"  # 32 px
+    run_dir = tmp_path / "runs" / "attention_placement_cifar10" / "none" / "seed0"
+    assert (run_dir / "summary.json").is_file() and "acc" in out
+    run("plot", str(tmp_path / "attention_placement.json"), "--out", str(tmp_path / "figs"), "--markdown")
+    assert (tmp_path / "figs" / "repro-attention_placement_cifar10.png").read_bytes()[:8] == PNG
+    plot = load("plot")
+    header = plot.markdown_table(payload).splitlines()[0]
+    assert header == "| arm | what | FID | class accuracy | intra-FID | G steps | wall s per run |"
+
+
+def test_cifar10_flag_refuses_a_missing_folder(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "experiments.stabilization", "--cifar10", str(tmp_path / "nope")],
+                          capture_output=True, text=True, cwd=EXPERIMENTS.parent, timeout=120)
+    assert proc.returncode != 0 and "is not a folder" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_curves_and_spread():

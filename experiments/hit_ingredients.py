@@ -36,7 +36,7 @@ FID). HiT is the hit-cifar10-small preset as committed (widths 128-64-16: multi-
 and 16x16, MLPs only at 32x32; its recipe: logistic loss, lazy R1, lr 2e-4, simultaneous update, bf16
 where native), so the ablations act on its two attention stages and on the cross-attention of all
 three. SAGAN is the cifar10-small preset at --sagan-width (default 64, the preset's). Budget: 4 arms x
-3 seeds x 600 steps + 2 arms x 3 seeds x 240 s, batch 32, FID twice per run, and FID, class
+3 seeds x 1000 steps + 2 arms x 3 seeds x 300 s, batch 32, FID twice per run, and FID, class
 accuracy and intra-FID of 5,000 samples at the end.
 
         python -m experiments.hit_ingredients --cifar10 ../shared/data/cifar10/train
@@ -102,17 +102,17 @@ def arms(width: int, sagan_width: int, seconds: float, real: bool = False) -> li
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser, NAME, steps=400, seeds=[0, 1], eval_points=4,
-                    cifar10={"steps": 600, "seeds": [0, 1, 2], "eval_points": 2, "eval_n": 5000})
+                    cifar10={"steps": 1000, "seeds": [0, 1, 2], "eval_points": 2, "eval_n": 5000})
     parser.add_argument("--width", type=int, default=64, help="HiT's first-stage width at 16 px (default 64; the "
                         "hit-32 preset has 128); with --cifar10 the preset's 128-64-16")
     parser.add_argument("--sagan-width", type=int, default=None,
                         help="SAGAN's G and D width (default 32; with --cifar10 64, the cifar10-small preset's)")
     parser.add_argument("--seconds", type=float, default=None,
-                        help="wall-clock training budget of the HiT-vs-SAGAN arms (default 120; with --cifar10 240)")
+                        help="wall-clock training budget of the HiT-vs-SAGAN arms (default 120; with --cifar10 300)")
     args = parser.parse_args(argv)
     setting = setting_from_args(args)
     args.sagan_width = args.sagan_width or (64 if setting.real else 32)
-    args.seconds = args.seconds or (240.0 if setting.real else 120.0)
+    args.seconds = args.seconds or (300.0 if setting.real else 120.0)
     budget = {"width": "128-64-16" if setting.real else args.width, "sagan_width": args.sagan_width,
               "seconds": args.seconds, "resolution": setting.resolution,
               "preset": "hit-cifar10-small" if setting.real else "hit-32"}

@@ -27,7 +27,7 @@ minutes in all.
 
 On real images (--cifar10 PATH): CIFAR-10 at 32 px less 5,000 held-out images (the reference of every
 FID), the cifar10-small model (attention at 16x16 in G and D) at width 32 with its recipe but for the
-arms' learning rates, update ratio and spectral norm. Budget: 4 arms x 3 seeds x 1200 G steps, batch 32,
+arms' learning rates, update ratio and spectral norm. Budget: 4 arms x 4 seeds x 1200 G steps, batch 32,
 FID of 5,000 samples 4 times per run, and FID, class accuracy and intra-FID at the end.
 
         python -m experiments.stabilization --cifar10 ../shared/data/cifar10/train
@@ -60,7 +60,7 @@ def arms(width: int, setting: Setting) -> list[Arm]:
 
 def main(argv: list[str] | None = None) -> dict:
     return sagan_experiment_main(NAME, CLAIM, __doc__, arms, eval_points=10, argv=argv,
-                                 cifar10={"steps": 1200, "seeds": [0, 1, 2], "eval_points": 4, "eval_n": 5000})
+                                 cifar10={"steps": 1200, "seeds": [0, 1, 2, 3], "eval_points": 4, "eval_n": 5000})
 
 
 if __name__ == "__main__":

@@ -111,8 +111,6 @@ def setting_from_args(args: argparse.Namespace) -> Setting:
             setattr(args, key, value)
     if args.features_steps is None:
         args.features_steps = setting.features_steps
-    if args.json is None:
-        args.json = str(RESULTS / f"{setting.experiment(args.name)}.json")
     return setting
 
 

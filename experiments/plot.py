@@ -2,8 +2,9 @@
 
 For every experiment JSON (experiments/results/*.json by default): ``repro-NAME.png``, the final
 metrics per arm (FID and symmetry error on the shapes; FID, class accuracy and intra-FID on
-CIFAR-10; bar: mean over seeds, error bar: seed-to-seed standard deviation, dots: the seeds). For experiments in CURVES: ``repro-NAME-fid.png``, FID over G steps per arm
-(thin: each seed, thick: their mean).
+CIFAR-10; bar: mean over seeds, error bar: seed-to-seed standard deviation, dots: the seeds). For
+experiments in CURVES: ``repro-NAME-fid.png``, FID over G steps per arm (thin: each seed, thick:
+their mean).
 
 Run:    python -m experiments.plot                       (writes docs/repro-*.png)
         python -m experiments.plot --markdown            (and prints the tables of docs/reproductions.md)
@@ -24,10 +25,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 EXPERIMENTS = Path(__file__).resolve().parent
 CURVES = ("stabilization", "augmentation")  # experiments whose point is how FID moves during training
-TITLES = {"fid": "FID (domain features, lower is better)", "symmetry_error": "symmetry error (real: 0)",
-          "acc": "class accuracy (higher is better)", "ifid": "intra-FID (lower is better)"}
-DIGITS = {"fid": 2, "symmetry_error": 3, "acc": 3, "ifid": 2}
-HEADERS = {"fid": "FID", "symmetry_error": "symmetry error", "acc": "class accuracy", "ifid": "intra-FID"}
+# metric: (table header, plot title, digits)
+FORMATS = {"fid": ("FID", "FID (domain features, lower is better)", 2),
+           "symmetry_error": ("symmetry error", "symmetry error (real: 0)", 3),
+           "acc": ("class accuracy", "class accuracy (higher is better)", 3),
+           "ifid": ("intra-FID", "intra-FID (lower is better)", 2)}
 
 
 def metrics_of(payload: dict[str, Any]) -> list[str]:
@@ -48,7 +50,7 @@ def bar_chart(payload: dict[str, Any], path: Path) -> Path:
     metrics = metrics_of(payload)
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 + 0.55 * len(names) * len(metrics), 3.4), dpi=100)
     for ax, metric in zip(axes, metrics):
-        title = TITLES.get(metric, metric)
+        title = FORMATS.get(metric, (metric, metric, 3))[1]
         for i, name in enumerate(names):
             values = _values(arms[name], metric)
             if not values:  # every seed failed
@@ -107,13 +109,13 @@ def markdown_table(payload: dict[str, Any]) -> str:
         return f"{mean:.{digits}f} ± {std:.{digits}f} ({seeds})" if std is not None and len(values) > 1 else seeds
 
     metrics = metrics_of(payload)
-    rows = ["| arm | what | " + " | ".join(HEADERS.get(m, m) for m in metrics) + " | G steps | wall s per run |",
+    rows = ["| arm | what | " + " | ".join(FORMATS.get(m, (m, m, 3))[0] for m in metrics) + " | G steps | wall s per run |",
             "|---|---|" + "---|" * len(metrics) + "---|---|"]
     for name, arm in payload["arms"].items():
         runs = [r for r in arm["runs"] if r.get("status") == "ok"]
         steps = sorted({r.get("steps") for r in runs if r.get("steps") is not None})
         wall = [r["train_seconds"] for r in runs if r.get("train_seconds") is not None]
-        cells = " | ".join(cell(arm, m, DIGITS.get(m, 3)) for m in metrics)
+        cells = " | ".join(cell(arm, m, FORMATS.get(m, (m, m, 3))[2]) for m in metrics)
         rows.append(f"| `{name}` | {arm.get('label', '')} | {cells} "
                     f"| {', '.join(str(s) for s in steps)} | {', '.join(f'{w:.0f}' for w in wall)} |")
     return "\n".join(rows)

@@ -3,9 +3,10 @@
     import torch
     G = torch.hub.load("path/to/sahit", "sagan", path="runs/quickstart", source="local")
     G = torch.hub.load("path/to/sahit", "generator", path="hf:ORG/NAME", source="local")
+    G = torch.hub.load("path/to/sahit", "zoo", name="cifar10-sagan", source="local")
     images = G.sample(16, seed=0)  # (16, 3, R, R) in [-1, 1]
 
-``path`` is an export folder, a run folder (its ``export/`` is read) or ``hf:ORG/NAME[@REVISION]``
+``path`` is an export folder, a run folder (its ``export/`` is read), ``zoo:NAME`` or ``hf:ORG/NAME[@REVISION]``
 (needs ``huggingface_hub``). Without ``path``, ``sagan`` and ``hit`` return an untrained generator
 of a model preset. The code that runs is this repository's own ``src/sahit``.
 """
@@ -50,6 +51,11 @@ def _family_entry(family: str, default_preset: str):
                      f"mode; without ``path``, an untrained one of ``preset`` (default {default_preset}) built with "
                      "``model_options``.")
     return entry
+
+
+def zoo(name: str, ema: bool = True, device: str = "cpu"):
+    """A trained generator of sahit's model zoo by name (``sahit zoo`` lists them), e.g. ``"cifar10-sagan"``."""
+    return generator(name if name.startswith("zoo:") else f"zoo:{name}", ema=ema, device=device)
 
 
 sagan = _family_entry("sagan", "sagan-cifar10")

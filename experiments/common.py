@@ -58,6 +58,7 @@ class Arm:
     overrides: list[str]
     label: str  # one line for tables and plots
     seconds: float | None = None  # train for this wall-clock budget instead of the experiment's steps
+    steps: int | None = None  # train this many steps instead of the experiment's (an arm's own budget)
     notes: dict[str, Any] = field(default_factory=dict)  # extra facts for the JSON (e.g. the paper's number)
 
 
@@ -199,13 +200,15 @@ def sagan_experiment_main(name: str, claim: str, doc: str, make_arms: Callable[[
 
 def run_experiment(name: str, claim: str, arms: list[Arm], args: argparse.Namespace, budget: dict[str, Any],
                    data: str = "builtin", resolution: int = RESOLUTION, reference: str | None = None,
-                   features_data: str | None = None, setting: Setting | None = None) -> dict[str, Any]:
+                   features_data: str | None = None, setting: Setting | None = None,
+                   features: str | None = None) -> dict[str, Any]:
     """Train and evaluate every (arm, seed) in turn, rewriting ``args.json`` after each; returns its content.
 
     The final FID is measured against ``reference`` (default: the training data ``data``) with a domain
     extractor fitted on ``features_data`` (default: ``data``); FID during training is always against ``data``.
     A ``setting`` (from :func:`setting_from_args`) replaces ``data`` and ``resolution``: on CIFAR-10, every run
     trains without the held-out images, which are the reference of every FID, during training and after.
+    ``features``: a domain extractor to use (a folder or ``zoo:NAME``) instead of fitting one.
     """
     holdout, metrics = 0, SHAPES.metrics
     if setting is not None:
@@ -218,7 +221,12 @@ def run_experiment(name: str, claim: str, arms: list[Arm], args: argparse.Namesp
         raise SystemExit("--steps must be >= 1, --eval-n >= 2, --eval-points >= 0, and --seeds non-empty")
     root = Path(args.out).resolve()
     started = time.perf_counter()
-    features = ensure_extractor(root, features_data or data, resolution, args.features_steps or 200, holdout)
+    if features is not None:
+        from sahit.zoo import features_folder
+
+        features = features_folder(features)
+    else:
+        features = ensure_extractor(root, features_data or data, resolution, args.features_steps or 200, holdout)
     payload: dict[str, Any] = {
         "experiment": name,
         "claim": claim,
@@ -271,7 +279,7 @@ def run_arm(root: Path, experiment: str, arm: Arm, seed: int, args: argparse.Nam
     """Train (or resume, or skip) one run, then evaluate it; returns its record for the JSON."""
     run_dir = root / experiment / arm.name / f"seed{seed}"
     record: dict[str, Any] = {"seed": seed, "run_dir": os.path.relpath(run_dir, root)}
-    steps = args.steps
+    steps = args.steps if arm.steps is None else arm.steps
     if arm.seconds is not None:
         probe = probe_step_time(root / experiment, arm, args, data)
         steps = max(1, int(arm.seconds / probe["sec_per_step"]))
@@ -324,7 +332,7 @@ def run_overrides(arm: Arm, seed: int, steps: int, args: argparse.Namespace, fea
         f"seed={seed}",
         f"steps={steps}",
         "lr_decay_start=1.0",  # a constant learning rate in every arm, whatever the preset's schedule
-        f"batch_size={args.batch_size}",
+        *_batch_size(arm, args),
         f"ckpt_every={max(1, steps // 5)}",  # an interruption loses at most a fifth of the run
         f"sample_every={max(1, steps // 2)}",
         f"log_every={max(1, min(25, steps // 10))}",
@@ -333,6 +341,12 @@ def run_overrides(arm: Arm, seed: int, steps: int, args: argparse.Namespace, fea
         f"eval_features={features}",
         "progress=false",
     ]
+
+
+def _batch_size(arm: Arm, args: argparse.Namespace) -> list[str]:
+    """``batch_size=--batch-size``, unless the arm sets its own."""
+    own = any(o.startswith("batch_size=") for o in arm.overrides)
+    return [] if own else [f"batch_size={args.batch_size}"]
 
 
 def check_settings(run_dir: Path, preset: str, data: str, overrides: list[str], tag: str) -> None:
@@ -521,7 +535,7 @@ def probe_step_time(folder: Path, arm: Arm, args: argparse.Namespace, data: str)
     from sahit.training.loop import Trainer
     from sahit.training.run import prepare_run
 
-    overrides = [*arm.overrides, f"batch_size={args.batch_size}", "seed=0", "progress=false"]
+    overrides = [*arm.overrides, *_batch_size(arm, args), "seed=0", "progress=false"]
     key = json.dumps({"preset": arm.preset, "overrides": overrides, "data": data})
     path = folder / "probes.json"
     probes = json.loads(path.read_text()) if path.is_file() else {}

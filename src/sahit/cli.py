@@ -112,6 +112,34 @@ def _cmd_presets(args: argparse.Namespace) -> int:  # noqa: ARG001
     return 0
 
 
+def _cmd_zoo(args: argparse.Namespace) -> int:  # noqa: ARG001
+    from . import zoo
+
+    cards = zoo.cards()
+    if not cards:
+        print("this installation has no zoo models")
+        return 0
+    print("trained models shipped with sahit: use them as --run zoo:NAME or sahit.load('zoo:NAME')")
+    print("(scores against 5,000 held-out images of the training data, in the features of the data's own "
+          "classifier; lower FID and intra-FID and higher class accuracy are better)\n")
+    rows = [("name", "family", "res", "steps", "train time", "FID", "class acc", "intra-FID", "data")]
+    for card in cards:
+        scores = card.get("scores", {})
+        rows.append((card["name"], card["family"], str(card["resolution"]), f"{card['steps']:,}",
+                     f"{card['train_minutes']:.0f} min", _score(scores.get("fid")), _score(scores.get("acc")),
+                     _score(scores.get("ifid")), card["data"]))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    for card in cards:
+        print(f"\n{card['name']}: {card['description']}")
+    return 0
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
     from ._version import __version__
 
@@ -132,7 +160,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     p = sub.add_parser("sample", help="write samples from a trained generator: a grid, or one file per image",
                        description="Write a grid PNG of samples (default), or with --format png|npz every image "
                        "into the folder --out (resumable: rerun the same command after an interruption).")
-    p.add_argument("--run", required=True, help="run folder or export folder")
+    p.add_argument("--run", required=True, help="run folder, export folder, zoo:NAME or hf:ORG/NAME")
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--classes", type=int, nargs="+", default=None, help="class(es) to sample (default: balanced)")
     p.add_argument("--seed", type=int, default=0)
@@ -149,6 +177,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
 
     p = sub.add_parser("presets", help="list training and model presets")
     handlers["presets"] = _cmd_presets
+
+    p = sub.add_parser("zoo", help="list the trained models shipped with sahit (zoo:NAME) and their scores")
+    handlers["zoo"] = _cmd_zoo
 
     for module_name in COMMAND_MODULES:
         try:

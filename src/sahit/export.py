@@ -20,7 +20,6 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ._version import __version__
-from .hub import hf_snapshot, is_hf
 from .model_card import DEFAULT_LICENSE, TrainingRecord, model_card
 from .models.registry import build_generator_from_config
 from .runs import EXPORT_CONFIG, atomic_path, export_folder, write_text_atomic
@@ -54,12 +53,12 @@ def save_generator(folder: str | Path, generator: nn.Module, ema: nn.Module | No
 
 
 def load(path: str | Path, ema: bool = True, device: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild a generator from a run folder, an export folder or ``hf:ORG/NAME[@REVISION]``, in eval mode.
+    """Rebuild a generator from a run folder, an export folder, ``zoo:NAME`` or ``hf:ORG/NAME[@REVISION]``, in eval mode.
 
     ``ema=True`` takes the EMA weights when the run has them. Only safetensors and JSON are
     read, so loading runs no code from the files. ``hf:`` ids need ``pip install sahit[hf]``.
     """
-    folder = export_folder(hf_snapshot(path) if is_hf(path) else Path(path))
+    folder = export_folder(path)
     try:
         config = json.loads((folder / CONFIG_NAME).read_text())
     except (ValueError, UnicodeDecodeError) as exc:

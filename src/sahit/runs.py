@@ -13,8 +13,9 @@ A run folder, as ``sahit train --out RUN`` leaves it::
 
 Every file is written atomically (:func:`atomic_path`): a crash leaves the old file or the new one,
 never half of one. Checkpoints are read with ``weights_only=True``, so a checkpoint cannot run code.
-This module sits low in the house: it imports nothing of sahit, and training, viz, metrics, export,
-experiments and tools all read and write runs through it.
+This module sits low in the house: it imports only the two leaf modules that turn a model name into a
+folder (:mod:`sahit.zoo`, :mod:`sahit.hub`), and training, viz, metrics, export, experiments and tools all
+read and write runs through it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import torch
 import yaml
 from torch import nn
 
+from . import hub, zoo
+
 log = logging.getLogger(__name__)
 
 CONFIG = "config.yaml"
@@ -42,6 +45,7 @@ SAMPLES = "samples"
 CHECKPOINTS = "checkpoints"
 EXPORT = "export"
 TENSORBOARD = "tb"
+DISCRIMINATOR_WEIGHTS = "discriminator.safetensors"  # D in an export (zoo entries, converted models)
 EXPORT_CONFIG = "config.json"  # an export folder is complete once this is written (it is written last)
 BEST_CHECKPOINT = "best.pt"
 CHECKPOINT_FORMAT = "sahit-checkpoint-1"
@@ -53,9 +57,24 @@ class CheckpointError(RuntimeError):
 
 
 # ----------------------------------------------------------------------------- where things are
+def locate(spec: str | Path) -> Path:
+    """``spec`` as a local folder: ``zoo:NAME`` is the packaged entry, ``hf:ORG/NAME[@REV]`` its downloaded
+    snapshot, anything else the path itself."""
+    if zoo.is_zoo(spec):
+        return zoo.entry_folder(str(spec))
+    if hub.is_hf(spec):
+        return hub.hf_snapshot(str(spec))
+    return Path(spec)
+
+
+def is_packaged(spec: str | Path) -> bool:
+    """True when ``spec`` names a model that is not the user's folder (zoo or hub): nothing is written into it."""
+    return zoo.is_zoo(spec) or hub.is_hf(spec)
+
+
 def run_folder(path: str | Path) -> Path:
-    """The run folder for ``path`` (a run folder or its ``export/``); FileNotFoundError if absent."""
-    path = Path(path)
+    """The run folder for ``path`` (a run folder or its ``export/``, or ``zoo:NAME``); FileNotFoundError if absent."""
+    path = locate(path)
     if not path.exists():
         raise FileNotFoundError(f"run {path} does not exist")
     if not path.is_dir():
@@ -64,8 +83,9 @@ def run_folder(path: str | Path) -> Path:
 
 
 def export_folder(path: str | Path) -> Path:
-    """The export folder for ``path`` (an export folder or a run folder holding one); FileNotFoundError if none."""
-    path = Path(path)
+    """The export folder for ``path`` (an export folder, a run folder holding one, ``zoo:NAME`` or ``hf:ORG/NAME``);
+    FileNotFoundError if none."""
+    path = locate(path)
     if (path / EXPORT_CONFIG).is_file():
         return path
     if (path / EXPORT / EXPORT_CONFIG).is_file():

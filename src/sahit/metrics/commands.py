@@ -44,6 +44,16 @@ def _add_features_parser(subparsers: argparse._SubParsersAction) -> None:
     fit.add_argument("--resolution", type=int, default=32, help="image size the extractor works at (default 32)")
     fit.add_argument("--batch-size", type=int, default=32)
     fit.add_argument("--width", type=int, default=16, help="channels of the first layer (default 16)")
+    fit.add_argument("--layout", choices=("plain", "resnet"), default="plain",
+                     help="plain: six convolutions from a stride-2 stem (fast); resnet: full-resolution stem and "
+                     "residual blocks (far more accurate, about 4x the compute)")
+    fit.add_argument("--lr", type=float, default=3e-3, help="peak learning rate of the one-cycle schedule")
+    fit.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="adam, or sgd with Nesterov momentum")
+    fit.add_argument("--weight-decay", type=float, default=0.0)
+    fit.add_argument("--augment", action="store_true", help="random flips and reflect-padded random crops")
+    fit.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="autocast while training")
+    fit.add_argument("--in-memory", action="store_true",
+                     help="decode every image once and keep it (uint8) in memory: for data sets read from files")
     fit.add_argument("--seed", type=int, default=0)
     _add_holdout_arg(fit, "train on the rest and report the accuracy on the held-out images")
     fit.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
@@ -81,7 +91,7 @@ def _add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
         "extract features and compare them with reference statistics. Writes JSON and prints a table.",
     )
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--run", help="run folder or export folder to sample")
+    source.add_argument("--run", help="run folder, export folder, zoo:NAME or hf:ORG/NAME to sample")
     source.add_argument("--images", metavar="DIR|NPZ",
                         help="score these images instead: a folder (flat, with a sahit manifest.json for labels, "
                         "or one subfolder per class) or an .npz with arr_0 (N, H, W, 3) uint8 [and labels]")
@@ -141,9 +151,14 @@ def run_features_fit(args: argparse.Namespace) -> int:
     num_classes = int(getattr(dataset, "num_classes", 0))
     if num_classes < 2:
         raise ValueError(f"--data {args.data!r} has no class labels; a domain extractor is trained as a classifier")
+    if args.in_memory:
+        from ..data.memory import InMemory
+
+        dataset = InMemory(dataset)
     extractor = fit_domain_extractor(
         dataset, num_classes, args.resolution, steps=args.steps, batch_size=args.batch_size, width=args.width,
-        seed=args.seed, device=_device(args), data_name=args.data,
+        seed=args.seed, device=_device(args), data_name=args.data, layout=args.layout, augment=args.augment,
+        lr=args.lr, optimizer=args.optimizer, weight_decay=args.weight_decay, precision=args.precision,
     )
     accuracy = ""
     if args.holdout:
@@ -229,12 +244,12 @@ def _eval_run(args: argparse.Namespace) -> tuple[dict[str, MetricResult], Any, P
     G = sahit.load(args.run, ema=not args.no_ema, device=_device(args))
     metrics = _metric_list(args.metrics, bool(G.num_classes))
     extractor = _extractor(args)
-    spec, holdout = (args.ref or args.data, 0) if args.ref or args.data else _run_data(Path(args.run))
+    spec, holdout = (args.ref or args.data, 0) if args.ref or args.data else _run_data(args.run)
     reference = _reference(spec, G.resolution, extractor, args, holdout)
     results = evaluate_generator(G, reference, extractor, metrics, n=args.n, batch_size=args.batch_size,
                                  seed=args.seed, truncation=args.truncation, device=_device(args))
     header = {"run": str(args.run), "ema": not args.no_ema, "truncation": args.truncation}
-    return results, reference, _run_folder(Path(args.run)) / "metrics.json", header
+    return results, reference, _run_metrics_path(args.run), header
 
 
 def _metric_list(spec: str | None, labelled: bool) -> list[str]:
@@ -269,20 +284,25 @@ def _reference(spec: str, resolution: int, extractor: Any, args: argparse.Namesp
     return cached_reference_stats(spec, resolution, extractor, n=args.ref_n, holdout=holdout, device=_device(args))
 
 
-def _run_folder(path: Path) -> Path:
-    return path.parent if path.name == "export" else path
+def _run_metrics_path(run: str) -> Path:
+    """Where ``eval --run`` writes by default: the run folder, or the current folder for a zoo or hub model."""
+    from ..runs import is_packaged, run_folder
+
+    if is_packaged(run):
+        return Path.cwd() / f"metrics-{run.split(':', 1)[1].replace('/', '-')}.json"
+    return run_folder(run) / "metrics.json"
 
 
-def _run_data(run: Path) -> tuple[str, int]:
+def _run_data(run: str) -> tuple[str, int]:
     """The data set a run was trained on and the images it held out (``data``, ``data_holdout`` in its config.yaml)."""
-    import yaml
+    from ..runs import CONFIG, read_config, run_folder
 
-    config = _run_folder(run) / "config.yaml"
-    if not config.is_file():
+    folder = run_folder(run)
+    if not (folder / CONFIG).is_file():
         raise ValueError(f"{run} has no config.yaml naming its data set: pass --ref ref.npz or --data SPEC")
-    values = yaml.safe_load(config.read_text()) or {}
+    values = read_config(folder)
     if not values.get("data"):
-        raise ValueError(f"{config} names no data set: pass --ref ref.npz or --data SPEC")
+        raise ValueError(f"{folder / CONFIG} names no data set: pass --ref ref.npz or --data SPEC")
     return str(values["data"]), int(values.get("data_holdout") or 0)
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from ..zoo import features_folder
 from .domain import load_domain_extractor
 from .extractor import FeatureExtractor
 from .inception import load_inception
@@ -23,6 +24,7 @@ def load_extractor(
     ``"inception"``: the TF-compatible Inception v3 of published FID numbers (``weights`` is an
     explicit weights file; see :func:`sahit.metrics.inception.resolve_inception_weights`).
     A path: a domain extractor saved by :func:`sahit.metrics.domain.save_domain_extractor`.
+    ``"zoo:DATA"``: the domain extractor the model zoo's scores are measured with (``zoo:cifar10``).
     An extractor instance is returned as is (moved to ``device`` if given).
     """
     if isinstance(spec, FeatureExtractor):
@@ -30,7 +32,7 @@ def load_extractor(
     if str(spec) == "inception":
         extractor: FeatureExtractor = load_inception(weights, allow_download=allow_download)
     else:
-        path = Path(spec)
+        path = features_folder(spec)
         if not path.exists():
             raise ValueError(
                 f"unknown feature extractor {str(spec)!r}: pass 'inception' or the path of a domain extractor "

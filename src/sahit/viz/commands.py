@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
         "self-attention layer of G (and of D with --d) attends. For HiT: each multi-axis layer's regional "
         "and dilated maps, and each stage's cross-attention over the latent tokens.",
     )
-    p.add_argument("--run", required=True, help="run folder or export folder")
+    p.add_argument("--run", required=True, help="run folder, export folder, zoo:NAME or hf:ORG/NAME")
     p.add_argument("--layer", action="append", default=None, metavar="NAME",
                    help="attention layer by module name, e.g. attention.1 or D.attention.0 (SAGAN), stages.1.layers.0 "
                    "or stages.1.cross (HiT); repeatable; default all")
@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
         "the class instead, from A to B at the fixed z of each seed (the class embeddings are mixed, as in "
         "StudioGAN).",
     )
-    p.add_argument("--run", required=True, help="run folder or export folder")
+    p.add_argument("--run", required=True, help="run folder, export folder, zoo:NAME or hf:ORG/NAME")
     p.add_argument("--seeds", type=int, nargs="+", default=None,
                    help="z of each seed, visited in order (default 0 1); with --between, one row per seed (default 0)")
     group = p.add_mutually_exclusive_group()
@@ -70,8 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
         description="Write an HTML report of a run (configuration, loss/lr/metric curves, samples over training, "
         "attention maps, throughput, files) with every image embedded: opens in a browser, no server.",
     )
-    p.add_argument("--run", required=True, help="run folder")
-    p.add_argument("--out", default=None, help="HTML file (default RUN/report.html)")
+    p.add_argument("--run", required=True, help="run folder or zoo:NAME")
+    p.add_argument("--out", default=None, help="HTML file (default RUN/report.html; for zoo:NAME report-NAME.html here)")
     p.add_argument("--no-attention", action="store_true", help="leave out the attention figure")
     p.add_argument("--seed", type=int, default=0, help="seed of the attention figure's and truncation curve's images")
     p.add_argument("--features", default=None, metavar="inception|PATH",

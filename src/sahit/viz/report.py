@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..metrics.registry import lower_is_better
+from ..runs import is_packaged
 from .run_files import best_point, metric_points, read_log, run_folder, sample_grids
 
 MAX_SAMPLE_GRIDS = 8  # evenly spaced over training, plus the final grid
@@ -71,7 +72,8 @@ def build_report(
     features: str | None = None,
     truncation_n: int = TRUNCATION_N,
 ) -> Path:
-    """Write the HTML report of ``run`` to ``out`` (default ``RUN/report.html``); returns its path.
+    """Write the HTML report of ``run`` to ``out`` (default ``RUN/report.html``; ``report-NAME.html`` in the
+    current folder for ``zoo:NAME``); returns its path.
 
     The truncation curve (FID and IS at each threshold of ``truncation`` and without truncation,
     ``truncation_n`` samples per point) needs a feature extractor: ``features`` (inception | PATH)
@@ -80,7 +82,8 @@ def build_report(
     folder = run_folder(run)
     if not any((folder / name).exists() for name in ("config.yaml", "log.jsonl", "export")):
         raise FileNotFoundError(f"{folder} is not a sahit run folder (no config.yaml, log.jsonl or export/)")
-    out = Path(out) if out else folder / "report.html"
+    default = Path.cwd() / f"report-{folder.name}.html" if is_packaged(run) else folder / "report.html"
+    out = Path(out) if out else default
     records = read_log(folder)
     sections = [
         _section_summary(folder, records),

@@ -14,7 +14,16 @@ from typing import Any
 from torch import nn
 
 from ..metrics.registry import lower_is_better, output_names
-from ..runs import CHECKPOINTS, EXPORT, EXPORT_CONFIG, final_step, latest_checkpoint, read_log, run_folder
+from ..runs import (
+    CHECKPOINTS,
+    DISCRIMINATOR_WEIGHTS,
+    EXPORT,
+    EXPORT_CONFIG,
+    final_step,
+    latest_checkpoint,
+    read_log,
+    run_folder,
+)
 
 __all__ = ["METRIC_LOWER_IS_BETTER", "best_point", "load_discriminator", "metric_points", "read_log", "run_folder",
            "sample_grids"]
@@ -26,7 +35,13 @@ _STEP_IN_NAME = re.compile(r"(\d+)")
 
 
 def load_discriminator(run: str | Path, device: str = "cpu") -> nn.Module:
-    """D of a run, rebuilt from the export's model config with the newest checkpoint's weights."""
+    """D of a run (or ``zoo:NAME``), rebuilt from the export's model config.
+
+    Its weights come from the newest checkpoint, else from ``export/discriminator.safetensors`` (zoo entries
+    and converted models ship D that way, without optimiser state).
+    """
+    from safetensors.torch import load_file
+
     from ..models import build
 
     folder = run_folder(run)
@@ -37,9 +52,14 @@ def load_discriminator(run: str | Path, device: str = "cpu") -> nn.Module:
     family = model.pop("family")
     _, D = build(family, **model)
     state = latest_checkpoint(folder / CHECKPOINTS)
-    if state is None:
-        raise FileNotFoundError(f"{folder / CHECKPOINTS} holds no checkpoint: --d needs the discriminator's weights")
-    D.load_state_dict(state["D"])
+    shipped = folder / EXPORT / DISCRIMINATOR_WEIGHTS
+    if state is not None:
+        D.load_state_dict(state["D"])
+    elif shipped.is_file():
+        D.load_state_dict(load_file(str(shipped)))
+    else:
+        raise FileNotFoundError(f"{folder / CHECKPOINTS} holds no checkpoint and {folder / EXPORT} no "
+                                f"{DISCRIMINATOR_WEIGHTS}: --d needs the discriminator's weights")
     return D.to(device).eval()
 
 

@@ -1,0 +1,106 @@
+"""The best CIFAR-10 SAGAN recipe for a 2-core CPU: held-out FID after a fixed wall-clock budget.
+
+Question: which changes to ``cifar10-small`` (learning rates, batch size, widths, EMA) lower its held-out
+FID after 10 (and 40) minutes of this 2-core CPU? The zoo's ``cifar10-sagan`` is trained with the winner.
+
+Budget, robust to a busy machine: every arm trains the number of G steps it makes in ``--minutes`` on a
+quiet 2-core machine. That number is the baseline's quiet rate (8,395 steps in 40 minutes, docs/race.md)
+times the ratio of the baseline's step time to the arm's, both probed here one after the other (a
+ratio survives other load on the machine where an absolute time does not). Runs then train with one
+thread each, two at a time if wanted, and take as long as they take.
+
+Arms (all cifar10-small: StudioGAN's CIFAR-10 SAGAN, G and D width 64, hinge loss, Adam (0, 0.999),
+bf16 where native, flips, EMA with a 500k-image half-life ramped up over 5% of the images seen):
+
+- ``base``: the preset as it is (batch 64, TTUR lr G 1e-4, D 4e-4);
+- ``lr2x``: both learning rates doubled (2e-4 / 8e-4);
+- ``batch32``: batch 32 at the base learning rates (about twice the G steps in the same time);
+- ``batch32_lr2x``: both.
+
+Run:    python -m experiments.cpu_recipe --cifar10 ~/cifar10/train            (10 minutes, 2 seeds)
+        python -m experiments.cpu_recipe --cifar10 ~/cifar10/train --minutes 40 --arms base,lr2x
+Writes: experiments/results/cpu_recipe_cifar10.json (or _40min with --minutes 40); runs under experiments/runs/.
+Scores: FID, class accuracy and intra-FID of 5,000 EMA samples against the 5,000 held-out images, in the
+features of ``--features`` (default: the zoo's CIFAR-10 extractor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from experiments.common import (
+    Arm,
+    add_common_args,
+    cifar10_setting,
+    probe_step_time,
+    run_experiment,
+)
+
+NAME = "cpu_recipe"
+CLAIM = "a cifar10-small variant lowers held-out FID at a fixed wall-clock budget on a 2-core CPU"
+QUIET_STEPS_PER_SECOND = 8395 / 2400  # cifar10-small, 2 threads, bf16: docs/race.md's 40-minute run
+PRESET = "cifar10-small"
+
+
+def arms() -> list[Arm]:
+    return [
+        Arm("base", PRESET, [], "cifar10-small as it is (batch 64, lr 1e-4 / 4e-4)"),
+        Arm("lr2x", PRESET, ["lr_g=2e-4", "lr_d=8e-4"], "learning rates doubled (2e-4 / 8e-4)"),
+        Arm("batch32", PRESET, ["batch_size=32"], "batch 32"),
+        Arm("batch32_lr2x", PRESET, ["batch_size=32", "lr_g=2e-4", "lr_d=8e-4"], "batch 32, learning rates doubled"),
+    ]
+
+
+def budget_steps(chosen: list[Arm], minutes: float, root: Path, args: argparse.Namespace, data: str) -> list[Arm]:
+    """Each arm with the steps it makes in ``minutes`` on a quiet machine (probed ratio to the baseline)."""
+    base = next(a for a in arms() if a.name == "base")
+    probe_args = argparse.Namespace(batch_size=args.batch_size)
+    base_time = probe_step_time(root / "probes", base, probe_args, data)["sec_per_step"]
+    out = []
+    for arm in chosen:
+        ratio = probe_step_time(root / "probes", arm, probe_args, data)["sec_per_step"] / base_time
+        steps = int(minutes * 60 * QUIET_STEPS_PER_SECOND / ratio)
+        arm.steps = steps
+        arm.notes.update(step_time_ratio=round(ratio, 3), quiet_minutes=minutes)
+        out.append(arm)
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_args(parser, NAME, steps=0, seeds=[0, 1], eval_points=2, batch_size=64, eval_n=5000,
+                    cifar10={"steps": 1, "seeds": [0, 1], "eval_points": 2, "eval_n": 5000})
+    parser.add_argument("--minutes", type=float, default=10.0, help="quiet 2-core minutes per run (default 10)")
+    parser.add_argument("--features", default="zoo:cifar10",
+                        help="feature extractor folder (default: the zoo's CIFAR-10 extractor)")
+    args = parser.parse_args(argv)
+    if not args.cifar10:
+        raise SystemExit("--cifar10 PATH is required: this experiment is about real CIFAR-10 on a CPU")
+    for key, value in args.cifar10_defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    setting = cifar10_setting(args.cifar10, args.holdout)
+    name = NAME if args.minutes == 10 else f"{NAME}_{args.minutes:g}min"
+    root = Path(args.out).resolve()
+    started = time.perf_counter()
+    chosen = budget_steps(select(arms(), args.arms), args.minutes, root / f"{name}_cifar10", args, setting.data)
+    args.arms = None  # already selected
+    print(f"[{name}] steps per arm: " + ", ".join(f"{a.name} {a.steps}" for a in chosen)
+          + f" (probes took {time.perf_counter() - started:.0f} s)", flush=True)
+    args.steps = int(statistics.median(a.steps for a in chosen))  # recorded in the JSON's budget; arms set their own
+    return run_experiment(name, CLAIM, chosen, args, setting=setting, features=args.features,
+                          budget={"minutes": args.minutes, "preset": PRESET,
+                                  "quiet_steps_per_second": round(QUIET_STEPS_PER_SECOND, 4)})
+
+
+def select(all_arms: list[Arm], spec: str | None) -> list[Arm]:
+    from experiments.common import select_arms
+
+    return select_arms(all_arms, spec)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""The model zoo: entries made from a run load by name everywhere a model is taken, and nothing writes into them."""
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+import sahit
+from sahit import zoo
+from sahit.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A 4-step quickstart run (attention in G and D) with a checkpoint, trained once for the module."""
+    out = tmp_path_factory.mktemp("run") / "qs"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["train", "--preset", "quickstart", "--out", str(out), "steps=4", "ckpt_every=4",
+                     "sample_every=4", "log_every=2", "progress=false"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+@pytest.fixture
+def tiny_zoo(tiny_run, tmp_path, monkeypatch):
+    """A zoo of one entry, ``tiny``, made from ``tiny_run`` by tools/zoo.py, in place of the shipped one."""
+    from tools import zoo as zoo_tool
+
+    monkeypatch.setattr(zoo, "ROOT", tmp_path / "zoo")
+    monkeypatch.setattr(zoo, "FEATURES", tmp_path / "zoo" / "features")
+    zoo_tool.add(str(tiny_run), "tiny", "a 4-step quickstart")
+    return tmp_path / "zoo" / "tiny"
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+def test_an_entry_loads_as_the_run_in_half_precision(tiny_run, tiny_zoo):
+    G = sahit.load("zoo:tiny")
+    original = sahit.load(tiny_run)
+    for (name, a), b in zip(G.state_dict().items(), original.state_dict().values()):
+        expected = b.half().to(b.dtype) if b.is_floating_point() else b
+        assert torch.equal(a, expected), name
+    card = zoo.card("tiny")
+    assert card["steps"] == 4 and card["family"] == "sagan" and card["resolution"] == 16
+    assert card["num_classes"] == 10 and card["data"] == "builtin" and card["train_minutes"] >= 0
+
+
+def test_the_discriminator_ships_with_the_entry(tiny_run, tiny_zoo):
+    from sahit.runs import CHECKPOINTS, latest_checkpoint
+    from sahit.viz.run_files import load_discriminator
+
+    assert not (tiny_zoo / CHECKPOINTS).exists()  # no optimiser state in the zoo: D comes from the export
+    D = load_discriminator("zoo:tiny")
+    trained = latest_checkpoint(tiny_run / CHECKPOINTS)["D"]
+    for name, value in D.state_dict().items():
+        expected = trained[name].half().to(trained[name].dtype) if trained[name].is_floating_point() else trained[name]
+        assert torch.equal(value, expected), name
+
+
+def test_commands_take_zoo_names_and_write_nothing_into_the_entry(tiny_zoo, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    before = snapshot(tiny_zoo)
+    assert main(["sample", "--run", "zoo:tiny", "--classes", "3", "--n", "16", "--out", "x.png"]) == 0
+    assert (tmp_path / "x.png").is_file()
+    assert main(["attention", "--run", "zoo:tiny", "--n", "1", "--d", "--out", "attn.png"]) == 0
+    assert main(["interpolate", "--run", "zoo:tiny", "--steps", "3", "--out", "interp.png"]) == 0
+    assert main(["report", "--run", "zoo:tiny", "--no-truncation", "--no-attention"]) == 0
+    assert (tmp_path / "report-tiny.html").is_file()  # in the current folder, not in the package
+    assert snapshot(tiny_zoo) == before
+
+
+def test_sahit_zoo_lists_entries_with_their_scores(tiny_zoo, capsys):
+    card = json.loads((tiny_zoo / zoo.CARD).read_text())
+    card["scores"] = {"fid": 1.2345, "acc": 0.875, "ifid": 2.5}
+    (tiny_zoo / zoo.CARD).write_text(json.dumps(card))
+    assert main(["zoo"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("tiny "))
+    assert "1.234" in row and "0.875" in row and "2.500" in row and "quickstart" not in row
+
+
+def test_an_unknown_name_gets_one_line_with_the_names(tiny_zoo, capsys):
+    assert main(["sample", "--run", "zoo:nope", "--n", "4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no zoo model named 'nope'" in err and "tiny" in err
+    with pytest.raises(ValueError, match="the zoo has: tiny"):
+        sahit.load("zoo:nope")
+
+
+def test_torch_hub_loads_a_zoo_entry(tiny_zoo):
+    G = torch.hub.load(str(REPO), "zoo", name="tiny", source="local")
+    assert torch.equal(G.sample(2, seed=0), sahit.load("zoo:tiny").sample(2, seed=0))
+
+
+def test_zoo_feature_extractors_resolve_by_name(tmp_path, monkeypatch):
+    from sahit.metrics import fit_domain_extractor, load_extractor, save_domain_extractor
+
+    from .metrics.conftest import ToyShapes
+
+    monkeypatch.setattr(zoo, "FEATURES", tmp_path / "features")
+    extractor = fit_domain_extractor(ToyShapes(8), 2, 16, steps=1, width=2, progress=False)
+    save_domain_extractor(extractor, tmp_path / "features" / "toy")
+    assert load_extractor("zoo:toy").weights_hash == extractor.weights_hash
+    with pytest.raises(ValueError, match="no zoo feature extractor named 'other'; the zoo has: toy"):
+        load_extractor("zoo:other")
+
+
+# ------------------------------------------------------------------------------------ the shipped zoo
+SHIPPED = zoo.names()
+
+
+@pytest.mark.parametrize("name", SHIPPED or [pytest.param("none", marks=pytest.mark.skip("no zoo entries yet"))])
+def test_every_shipped_entry_samples_and_has_scores(name):
+    card = zoo.card(name)
+    assert {"fid", "acc", "ifid"} <= set(card["scores"]) or card["num_classes"] == 0
+    G = sahit.load(f"zoo:{name}")
+    images = G.sample(2, seed=0)
+    assert images.shape[-1] == card["resolution"] and torch.isfinite(images).all()
+
+
+def test_the_zoo_fits_its_size_limit():
+    total = sum(p.stat().st_size for p in zoo.ROOT.rglob("*.safetensors")) if zoo.ROOT.is_dir() else 0
+    assert total <= 25e6
+
+
+@pytest.mark.slow
+def test_a_wheel_carries_the_zoo(tmp_path):
+    """The zoo ships in the wheel, not only in an editable install: every entry file is inside it."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(REPO)], check=True)
+    wheel = next(tmp_path.glob("sahit-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = [p for p in zoo.ROOT.rglob("*") if p.is_file()] if zoo.ROOT.is_dir() else []
+    for path in shipped:
+        assert f"sahit/{path.relative_to(zoo.ROOT.parent).as_posix()}" in names
+    assert "sahit/zoo.py" in names

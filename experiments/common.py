@@ -263,11 +263,8 @@ def run_experiment(name: str, claim: str, arms: list[Arm], args: argparse.Namesp
             else:
                 record.pop("config", None)
             payload["wall_seconds"] = round(time.perf_counter() - started, 1)
-            write_json_atomic(Path(args.json), payload)
-    payload["complete"] = True  # every run was attempted; failed ones are results too (see n_failed)
-    payload["n_failed"] = sum(r["status"] != "ok" for a in payload["arms"].values() for r in a["runs"])
-    payload["wall_seconds"] = round(time.perf_counter() - started, 1)
-    write_json_atomic(Path(args.json), payload)
+            merge_and_write(Path(args.json), payload)
+    payload = merge_and_write(Path(args.json), payload)  # every run was attempted; failed ones are results too
     print(f"[{name}] wrote {args.json}")
     print(format_table(payload))
     return payload
@@ -574,6 +571,38 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
                            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
                            "min": min(values), "max": max(values), "n": len(values)}
     return out
+
+
+def merge_and_write(path: Path, payload: dict[str, Any]) -> dict[str, Any]:
+    """Write ``payload`` to ``path`` keeping the runs another invocation wrote there (other seeds or arms of the
+    same experiment and budget, e.g. one process per seed side by side); returns what was written.
+
+    ``complete`` is true once every arm has a run (finished or failed) for every seed either invocation asked for.
+    """
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        merged = json.loads(json.dumps(payload, default=_jsonable))
+        old = json.loads(path.read_text()) if path.is_file() else {}
+        def budget(p: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in p.get("budget", {}).items() if k != "seeds"}
+
+        if old.get("experiment") == payload["experiment"] and budget(old) == budget(merged):
+            for arm, entry in old.get("arms", {}).items():
+                mine = merged["arms"].setdefault(arm, {k: v for k, v in entry.items() if k != "runs"} | {"runs": []})
+                seeds = {r["seed"] for r in mine["runs"]}
+                mine["runs"] = sorted(mine["runs"] + [r for r in entry["runs"] if r["seed"] not in seeds],
+                                      key=lambda r: r["seed"])
+                mine.update(summarize(mine["runs"]))
+                mine.setdefault("config", entry.get("config"))
+            merged["budget"]["seeds"] = sorted(set(merged["budget"]["seeds"]) | set(old["budget"]["seeds"]))
+        wanted = set(merged["budget"]["seeds"])
+        merged["complete"] = all({r["seed"] for r in a["runs"]} >= wanted for a in merged["arms"].values())
+        merged["n_failed"] = sum(r["status"] != "ok" for a in merged["arms"].values() for r in a["runs"])
+        write_json_atomic(path, merged)
+    return merged
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:

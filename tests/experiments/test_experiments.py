@@ -280,3 +280,31 @@ def test_markdown_table_shows_mean_spread_and_each_seed():
     header, rule, row_a, row_b = table.splitlines()
     assert row_a == "| `a` | an arm | 11.00 ± 1.41 (10.00, 12.00) | 0.200 ± 0.141 (0.100, 0.300) | 50 | 20, 22 |"
     assert row_b.startswith("| `b` | all failed | failed | failed |")
+
+
+def test_two_invocations_with_other_seeds_share_one_json(tmp_path, monkeypatch):
+    """One process per seed, side by side: the JSON holds both seeds' runs and is complete once both are in."""
+    common = load("common")
+
+    def fake_run_arm(root, name, arm, seed, args, *rest):
+        return {"seed": seed, "status": "ok", "fid": 10.0 + seed, "steps": 4}
+
+    monkeypatch.setattr(common, "run_arm", fake_run_arm)
+    monkeypatch.setattr(common, "ensure_extractor", lambda *a: tmp_path / "features")
+    monkeypatch.setattr(common, "_extractor_info", lambda *a: {})
+    arms = [common.Arm("a", "quickstart", [], "an arm"), common.Arm("b", "quickstart", [], "another")]
+
+    def invoke(seeds, budget):
+        args = argparse.Namespace(steps=4, seeds=seeds, batch_size=4, eval_n=16, eval_points=0, arms=None,
+                                  out=str(tmp_path / "runs"), json=str(tmp_path / "x.json"), features_steps=2,
+                                  retry_failed=False)
+        return common.run_experiment("exp", "a claim", arms, args, budget=budget)
+
+    first = invoke([0], {"width": 8})
+    assert first["complete"] and [r["seed"] for r in first["arms"]["a"]["runs"]] == [0]
+    both = invoke([1], {"width": 8})
+    assert both["complete"] and both["budget"]["seeds"] == [0, 1]
+    for arm in both["arms"].values():
+        assert [r["seed"] for r in arm["runs"]] == [0, 1] and arm["fid"]["mean"] == 10.5
+    other = invoke([2], {"width": 16})  # another budget: the old runs are not this experiment's
+    assert [r["seed"] for r in other["arms"]["a"]["runs"]] == [2]

@@ -205,6 +205,7 @@ def fit_domain_extractor(
         opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.2)
     flips_and_crops = torch.Generator().manual_seed(seed + 1) if augment else None
+    net.to(memory_format=torch.channels_last)  # about 2x faster convolutions on CPUs (oneDNN) and GPUs
     autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16")
     net.train()
     start, correct, seen, loss_value = time.perf_counter(), 0, 0, float("nan")
@@ -213,6 +214,7 @@ def fit_domain_extractor(
             labels = torch.as_tensor(labels, dtype=torch.long, device=device)
             if flips_and_crops is not None:
                 images = flip_and_crop(images, flips_and_crops)
+            images = images.contiguous(memory_format=torch.channels_last)
             with autocast:
                 logits, loss_value = _fit_step(extractor, opt, images, labels, num_classes)
             schedule.step()
@@ -221,6 +223,7 @@ def fit_domain_extractor(
                 seen += len(labels)
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.3f}")
+    net.to(memory_format=torch.contiguous_format)  # evaluation as every extractor: the layout it was saved in
     extractor.eval()
     extractor.info = {
         "data": data_name,

@@ -18,9 +18,9 @@ from benchmarks.common import median_time, peak_cpu_memory, print_table, write_j
 from sahit.layers import SelfAttention2d
 
 VARIANTS = {
-    "fast": dict(pool_kv=True, value_ratio=0.5, explicit=False),
-    "explicit": dict(pool_kv=True, value_ratio=0.5, explicit=True),
-    "unpooled": dict(pool_kv=False, value_ratio=1.0, explicit=True),
+    "fast": {"pool_kv": True, "value_ratio": 0.5, "explicit": False},
+    "explicit": {"pool_kv": True, "value_ratio": 0.5, "explicit": True},
+    "unpooled": {"pool_kv": False, "value_ratio": 1.0, "explicit": True},
 }
 
 

@@ -3,7 +3,7 @@
 Run:  python -m benchmarks.data_index [--files 100000] [--classes 10] [--repeats 3]
 Generates ``--files`` tiny PNGs (8x8) in a temporary folder (deleted afterwards), then builds a
 trainer on it and draws its first batch: once with no index (a cold start reads every header and
-writes the index) and ``--repeats`` times with it (a restart: one listing, no header read).
+writes the index, into a cache folder inside the temporary folder) and ``--repeats`` times with it (a restart: one listing, no header read).
 Writes benchmarks/results/data_index.json.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import shutil
 import statistics
 import tempfile
@@ -23,7 +24,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from benchmarks.common import print_table, write_json
-from sahit.data.index import index_locations
+from sahit.data.index import index_path
 from sahit.training import TrainConfig, Trainer
 
 
@@ -56,13 +57,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sahit-index-bench-"))
+    os.environ["SAHIT_CACHE"] = str(tmp / "cache")  # the index goes there, deleted with the rest
     try:
         data = tmp / "images"
         make_folder(data, args.files, args.classes)
-        for path in index_locations(data):
-            path.unlink(missing_ok=True)
         cold = first_batch_seconds(data, tmp / "run-cold")
-        index_bytes = index_locations(data)[0].stat().st_size
+        index_bytes = index_path(data).stat().st_size
         warm = [first_batch_seconds(data, tmp / f"run-warm{i}") for i in range(args.repeats)]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

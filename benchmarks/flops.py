@@ -22,11 +22,11 @@ from torch.utils import flop_counter as fc
 aten = torch.ops.aten
 
 
-def _sdpa_cpu_forward(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ARG001
+def _sdpa_cpu_forward(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
     return fc.sdpa_flop_count(query_shape, key_shape, value_shape)
 
 
-def _sdpa_cpu_backward(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None,  # noqa: ARG001
+def _sdpa_cpu_backward(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None,
                        **kwargs) -> int:
     return fc.sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
 

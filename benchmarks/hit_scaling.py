@@ -64,10 +64,11 @@ def generator_overrides(size: int, variant: str) -> dict:
     blocks = BLOCKS[:n]
     if variant == "global-all":
         blocks = [1] * n  # any non-None value marks an attention stage; global attention ignores its size
-    return dict(
-        resolution=size, z_dim=64, widths=WIDTHS[:n], heads=HEADS[:n], depths=DEPTHS[:n], block_sizes=blocks,
-        attention="multi_axis" if variant in HIT_LAYOUT else "global",
-    )
+    return {
+        "resolution": size, "z_dim": 64, "widths": WIDTHS[:n], "heads": HEADS[:n], "depths": DEPTHS[:n],
+        "block_sizes": blocks,
+        "attention": "multi_axis" if variant in HIT_LAYOUT else "global",
+    }
 
 
 def attention_bytes(size: int, variant: str, batch: int) -> int:
@@ -100,7 +101,7 @@ def measure(size: int, variant: str, batch: int, repeats: int, threads: int) -> 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     if variant == "hit-whole":  # MLP-only stages over all tokens at once, not in cache-sized chunks
-        import sahit.models.hit as hit
+        from sahit.models import hit
 
         hit.EVAL_CHUNK_ELEMENTS = 2**62
     G, _ = build("hit", **generator_overrides(size, variant))

@@ -77,7 +77,8 @@ def run_version(src: Path, args: argparse.Namespace, precision: str, compile_: b
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base", default="39d5d0f", help="commit to compare with (default: before issue #19)")
+    parser.add_argument("--base", default="39d5d0f",
+                        help="commit to compare with (default: the last one before HiT's faster CPU path)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--precision", nargs="+", default=["fp32"], choices=("fp32", "bf16"))

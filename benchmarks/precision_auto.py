@@ -50,7 +50,7 @@ def main() -> None:
             cfg = trainers["fp32"].cfg
             family = model_config(cfg.model, **cfg.model_args).to_dict()["family"]
 
-            def run(p: str, n: int) -> float:
+            def run(p: str, n: int, trainers=trainers, batches=batches) -> float:
                 t0 = time.perf_counter()
                 for _ in range(n):
                     trainers[p].train_step(batches[p])

@@ -56,25 +56,25 @@ from sahit.training import Trainer, prepare_run
 
 # Per model: training batch, sampling (n, batch_size), and fixed overrides of its preset.
 MODELS: dict[str, dict[str, Any]] = {
-    "sagan-cifar10": dict(batch=64, sample=(256, 256), overrides=[]),
+    "sagan-cifar10": {"batch": 64, "sample": (256, 256), "overrides": []},
     # The 1000-class model of the paper (the built-in data has 10 classes; labels 0..9 are used).
-    "sagan-imagenet128": dict(batch=4, sample=(16, 16), overrides=["model.num_classes=1000"]),
-    "hit-32": dict(batch=64, sample=(256, 256), overrides=[]),
-    "hit-256": dict(batch=2, sample=(4, 4), overrides=[]),
+    "sagan-imagenet128": {"batch": 4, "sample": (16, 16), "overrides": ["model.num_classes=1000"]},
+    "hit-32": {"batch": 64, "sample": (256, 256), "overrides": []},
+    "hit-256": {"batch": 2, "sample": (4, 4), "overrides": []},
 }
 
 VARIANTS: dict[str, dict[str, Any]] = {
-    "fp32": dict(precision="fp32"),
-    "fp32+cl": dict(precision="fp32", channels_last=True),
-    "bf16": dict(precision="bf16"),
-    "bf16+cl": dict(precision="bf16", channels_last=True),
-    "fp32+compile": dict(precision="fp32", compile=True),
-    "bf16+compile": dict(precision="bf16", compile=True),
-    "bf16+cl+compile": dict(precision="bf16", channels_last=True, compile=True),
+    "fp32": {"precision": "fp32"},
+    "fp32+cl": {"precision": "fp32", "channels_last": True},
+    "bf16": {"precision": "bf16"},
+    "bf16+cl": {"precision": "bf16", "channels_last": True},
+    "fp32+compile": {"precision": "fp32", "compile": True},
+    "bf16+compile": {"precision": "bf16", "compile": True},
+    "bf16+cl+compile": {"precision": "bf16", "channels_last": True, "compile": True},
 }
 DEFAULT_VARIANTS = ["fp32", "fp32+cl", "bf16", "bf16+cl", "fp32+compile", "bf16+compile"]
-QUICK = dict(models=["sagan-cifar10", "hit-32"], variants=["fp32", "bf16", "bf16+cl"], repeats=3, warmup=1,
-             peak_size=2048, sample_repeats=2, batch={"sagan-cifar10": 16, "hit-32": 16}, sample_n=64)
+QUICK = {"models": ["sagan-cifar10", "hit-32"], "variants": ["fp32", "bf16", "bf16+cl"], "repeats": 3, "warmup": 1,
+         "peak_size": 2048, "sample_repeats": 2, "batch": {"sagan-cifar10": 16, "hit-32": 16}, "sample_n": 64}
 REFERENCE = "reference"
 
 
@@ -170,7 +170,7 @@ def warm_up(runner: Runner) -> None:
     try:
         for _ in range(runner.warmup):
             runner.step()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - recorded in the table, the other variants still run
         runner.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
         traceback.print_exc(limit=3)
     runner.warmup_s = time.perf_counter() - t0
@@ -185,7 +185,7 @@ def timed_rounds(runners: list[Runner], repeats: int, log: Callable[[str], None]
             t0, c0 = time.perf_counter(), time.process_time()
             try:
                 runner.step()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - recorded in the table, the other variants still run
                 runner.error = f"{type(exc).__name__}: {exc}"[:300]
                 continue
             runner.times.append(time.perf_counter() - t0)
@@ -237,7 +237,7 @@ def benchmark_model(model: str, args: argparse.Namespace, tmp: Path,
         try:
             runner, trainer = make_trainer_runner(model, variant, batch, tmp, extra, args.warmup,
                                                   args.compile_warmup)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - recorded in the table, the other variants still run
             failed = Runner(variant, lambda: None, batch, VARIANTS[variant]["precision"], 0)
             failed.error = f"{type(exc).__name__}: {exc}"[:300]
             runners.append(failed)

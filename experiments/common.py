@@ -370,7 +370,7 @@ def train_subprocess(run_dir: Path, preset: str, data: str, overrides: list[str]
     env = {**os.environ, "SAHIT_CACHE": str(root / "cache")}
     start = time.perf_counter()
 
-    def interrupt(signum: int, frame: Any) -> None:  # noqa: ARG001
+    def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     with open(run_dir / "experiment.log", "a") as log:

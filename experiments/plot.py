@@ -21,7 +21,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 EXPERIMENTS = Path(__file__).resolve().parent
 CURVES = ("stabilization", "augmentation")  # experiments whose point is how FID moves during training
@@ -83,7 +83,7 @@ def fid_curves(payload: dict[str, Any], path: Path) -> Path | None:
         color = f"C{i % 10}"
         for curve in curves:
             ax.plot([s for s, _ in curve], [f for _, f in curve], color=color, alpha=0.3, linewidth=0.8)
-        common = sorted(set.intersection(*(set(s for s, _ in c) for c in curves))) if curves else []
+        common = sorted(set.intersection(*({s for s, _ in c} for c in curves))) if curves else []
         if common:
             mean = [sum(dict(map(tuple, c))[s] for c in curves) / len(curves) for s in common]
             ax.plot(common, mean, color=color, linewidth=2, label=payload["arms"][name].get("label", name))

@@ -46,8 +46,8 @@ CLAIM = ("reuse_fake=true (G's loss on the D step's fakes) saves a G forward per
 PRESET = "sagan-cifar10"
 RESOLUTION = 32
 # The recipe of these runs, pinned: later changes of the preset's defaults must not change what this runs.
-# The results in experiments/results/reuse_fake.json were measured before issue #18 changed the defaults;
-# the last five values are those earlier defaults, so that this command reruns the same computation.
+# The results in experiments/results/reuse_fake.json were measured with sahit 0.1.0's defaults;
+# the last five values are those defaults, so that this command reruns the same computation.
 RECIPE = ["loss=hinge", "lr_g=0.0001", "lr_d=0.0004", "betas_g=[0, 0.9]", "betas_d=[0, 0.9]", "n_dis=1",
           "ema_kimg=0", "ema_rampup=0", "ema_decay=0.99", "ema_start=0", "channels_last=true",
           "flip=true", "d_sn_in_g_step=true", "ema_spectral_norm=copy", "model.init=orthogonal_blocks",

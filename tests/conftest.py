@@ -4,6 +4,16 @@ import pytest
 import torch
 
 
+@pytest.fixture(autouse=True)
+def sahit_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own user cache (folder indexes, reference statistics), so the suite never
+    writes to ~/.cache/sahit; subprocesses inherit the variable. Tests may point it elsewhere."""
+    cache = tmp_path_factory.mktemp("sahit-cache")
+    monkeypatch.setenv("SAHIT_CACHE", str(cache))
+    monkeypatch.delenv("SAHIT_CACHE_DIR", raising=False)
+    return cache
+
+
 @pytest.fixture
 def single_thread():
     """Tiny workloads gain nothing from threads; on a busy CPU OpenMP threads spin-wait for each other."""

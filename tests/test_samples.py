@@ -62,7 +62,8 @@ def test_png_folder_round_trips_and_reads_back_with_labels(G, tmp_path):
 
 @pytest.mark.parametrize("fmt", ["png", "npz"])
 def test_interrupted_job_resumes_to_the_same_result(G, tmp_path, monkeypatch, fmt):
-    kwargs = dict(format=fmt, seed=4, truncation=1.0, batch_size=BATCH, chunk_images=CHUNK, progress=False)
+    kwargs = {"format": fmt, "seed": 4, "truncation": 1.0, "batch_size": BATCH, "chunk_images": CHUNK,
+              "progress": False}
     write_samples(G, N, tmp_path / "whole", **kwargs)
 
     real_write = sahit.samples.write_chunk

@@ -188,7 +188,7 @@ def kill_loop(workdir: str | Path, kills: int = 20, seed: int = 0, steps: int | 
 
     say(f"reference: {steps} steps without interruption ...", flush=True)
     t0 = time.monotonic()
-    ref = subprocess.run(train_command(ref_dir, steps, ckpt_every, extra), capture_output=True, env=_env(),
+    ref = subprocess.run(train_command(ref_dir, steps, ckpt_every, extra), check=False, capture_output=True, env=_env(),
                          timeout=timeout + 30 * steps)
     if ref.returncode != 0:
         raise RuntimeError(f"reference run failed ({ref.returncode}): {ref.stdout.decode()[-2000:]}")
@@ -211,7 +211,7 @@ def kill_loop(workdir: str | Path, kills: int = 20, seed: int = 0, steps: int | 
         final = life == kills
         if final:
             with open(workdir / f"life-{life:02d}.out", "wb") as out:
-                proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=_env(),
+                proc = subprocess.run(cmd, check=False, stdout=out, stderr=subprocess.STDOUT, env=_env(),
                                       timeout=timeout + 30 * steps)
             info = {"mode": "finish", "killed": False, "returncode": proc.returncode}
         else:

@@ -9,4 +9,4 @@ from ._version import __version__
 from .export import load, save_generator
 from .models import build
 
-__all__ = ["load", "save_generator", "build", "__version__"]
+__all__ = ["__version__", "build", "load", "save_generator"]

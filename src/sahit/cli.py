@@ -87,7 +87,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_presets(args: argparse.Namespace) -> int:  # noqa: ARG001
+def _cmd_presets(args: argparse.Namespace) -> int:
     from .faithfulness import recipe_summary
     from .models import presets
     from .training.config import available_presets, load_preset

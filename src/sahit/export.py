@@ -72,7 +72,7 @@ def load(path: str | Path, ema: bool = True, device: str | torch.device = "cpu")
         raise FileNotFoundError(f"{weights} does not exist")
     try:  # safetensors holds tensors only: nothing in the file can run code
         state = load_file(str(weights))
-    except Exception as exc:  # SafetensorError: truncated, corrupt, or not safetensors at all (e.g. a pickle)
+    except Exception as exc:  # noqa: BLE001 - SafetensorError: truncated, corrupt, not safetensors (a pickle)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"{weights} is not a valid safetensors file ({first})") from None
     missing, unexpected = generator.load_state_dict(state, strict=False)

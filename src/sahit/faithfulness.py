@@ -158,8 +158,8 @@ DEVIATIONS: dict[str, dict[str, str]] = {
     },
     "quickstart": {
         "lr_g": f"{CPU}: raised for a short run", "lr_d": f"{CPU}: raised for a short run",
-        "betas_g": f"{CPU}: tuned that way (issue #18 keeps its results)",
-        "betas_d": f"{CPU}: tuned that way (issue #18 keeps its results)",
+        "betas_g": f"{CPU}: tuned that way (kept from 0.1.0 with its results)",
+        "betas_d": f"{CPU}: tuned that way (kept from 0.1.0 with its results)",
         "batch_size": CPU, "steps": CPU, "ema_decay": f"{CPU}: short EMA", "ema_start": f"{CPU}: short EMA",
         "model.g_attn_res": f"{CPU}: 16 px",
         "model.z_dim": CPU,
@@ -383,6 +383,6 @@ def _reuse_fake_section() -> list[str]:
                        f"the slower arm's FID curve (evaluated every "
                        f"{data['budget']['steps'] // max(1, data['budget']['eval_points'])} steps) is interpolated "
                        "linearly there, which overstates its FID a little where the curve still falls steeply. "
-                       "The other settings are pinned in the script (EMA 0.99, Adam (0, 0.9), and sahit's defaults "
-                       "from before issue #18).")]
+                       "The other settings are pinned in the script (EMA 0.99, Adam (0, 0.9), and sahit 0.1.0's "
+                       "defaults).")]
     return [*lines, ""]

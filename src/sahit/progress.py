@@ -15,9 +15,12 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 DEFAULT_INTERVAL = 30.0
 INTERVAL_ENV = "SAHIT_PROGRESS_SECONDS"
@@ -89,7 +92,7 @@ class LineProgress:
         finally:
             self.close()
 
-    def __enter__(self) -> LineProgress:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -236,7 +236,7 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     except pickle.UnpicklingError:  # weights_only refused an object (or the pickle is damaged): never retry unsafely
         raise CheckpointError(f"checkpoint {path} cannot be loaded safely: it holds objects other than tensors and "
                               "plain data (loading them could run code) or it is damaged; it was not loaded") from None
-    except Exception as exc:  # truncated or corrupt zip container, ...
+    except Exception as exc:  # noqa: BLE001 - truncated or corrupt zip container, ...
         first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"checkpoint {path} cannot be loaded safely: truncated or corrupt ({first})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:

@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from sahit.data.builtin import render_shape
 from sahit.data import BuiltinShapes, DataError, ImageFolderDataset, make_dataset, symmetry_error
+from sahit.data.builtin import render_shape
 
 
 def test_builtin_is_deterministic_per_seed_and_index():

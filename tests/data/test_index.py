@@ -9,14 +9,12 @@ import os
 import pytest
 from PIL import Image
 
-import sahit.data.folder as folder
-import sahit.data.index as index
-from sahit.data import DataError, ImageFolderDataset
+from sahit.data import DataError, ImageFolderDataset, folder, index
 
 
 @pytest.fixture
 def counted(monkeypatch, tmp_path):
-    """Counts header checks; the fallback cache lives in the test's folder."""
+    """Counts header checks; the user cache (where indexes go) lives in the test's folder."""
     calls: list[str] = []
     real = folder.check_header
 
@@ -25,7 +23,7 @@ def counted(monkeypatch, tmp_path):
         return real(path, size)
 
     monkeypatch.setattr(folder, "check_header", check)
-    monkeypatch.setattr(index, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setenv("SAHIT_CACHE", str(tmp_path / "cache"))
     return calls
 
 
@@ -45,7 +43,9 @@ def test_restart_reads_no_header_and_gives_the_same_data_set(tmp_path, counted):
     make_folder(tmp_path / "imgs")
     cold = ImageFolderDataset(tmp_path / "imgs", 8)
     assert len(counted) == 7 and len(cold) == 6 and [p.name for p, _ in cold.skipped] == ["bad.png"]
-    assert (tmp_path / "imgs" / index.INDEX_NAME).is_file()
+    assert not (tmp_path / "imgs" / index.INDEX_NAME).exists()  # nothing is written into the data folder
+    assert index.index_path(tmp_path / "imgs").parent == tmp_path / "cache" / "index"
+    assert index.index_path(tmp_path / "imgs").is_file()
     counted.clear()
     warm = ImageFolderDataset(tmp_path / "imgs", 8)
     assert counted == [] and same(cold, warm)
@@ -77,15 +77,16 @@ def test_a_changed_folder_is_rechecked_file_by_file(tmp_path, counted, caplog):
     assert same(ds, ImageFolderDataset(root, 8)) and counted == []
 
 
-def test_unwritable_folder_indexes_into_the_cache_and_bad_index_is_ignored(tmp_path, counted, caplog):
+def test_the_index_is_keyed_by_absolute_path_and_a_bad_index_is_ignored(tmp_path, counted, caplog, monkeypatch):
     root = tmp_path / "imgs"
     make_folder(root)
-    (root / index.INDEX_NAME).mkdir()  # stands for a folder we may not write into (root ignores chmod)
     cold = ImageFolderDataset(root, 8)
-    cached = list((tmp_path / "cache").glob("*.json"))
-    assert len(cached) == 1 and len(counted) == 7
+    cached = list((tmp_path / "cache" / "index").glob("*.json"))
+    assert cached == [index.index_path(root)] and len(counted) == 7
     counted.clear()
-    assert same(cold, ImageFolderDataset(root, 8)) and counted == []
+    monkeypatch.chdir(tmp_path)
+    relative = ImageFolderDataset("imgs", 8)  # a relative path finds the same index
+    assert counted == [] and [p.resolve() for p, _ in relative.samples] == [p for p, _ in cold.samples]
 
     cached[0].write_text("{not json")
     with caplog.at_level(logging.WARNING):
@@ -97,3 +98,39 @@ def test_unwritable_folder_indexes_into_the_cache_and_bad_index_is_ignored(tmp_p
     counted.clear()
     ImageFolderDataset(root, 8)
     assert len(counted) == 7
+
+
+def test_an_index_sahit_0_2_0_wrote_into_the_folder_is_read_and_left_alone(tmp_path, counted, monkeypatch):
+    root = tmp_path / "imgs"
+    make_folder(root)
+    ImageFolderDataset(root, 8)
+    index.index_path(root).rename(root / index.INDEX_NAME)  # where 0.2.0 kept it
+    legacy = (root / index.INDEX_NAME).read_bytes()
+    counted.clear()
+    ImageFolderDataset(root, 8)
+    assert counted == [] and (root / index.INDEX_NAME).read_bytes() == legacy
+    assert not index.index_path(root).exists()  # unchanged folder: nothing new to write
+    monkeypatch.setenv("SAHIT_CACHE", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("SAHIT_CACHE_DIR", str(tmp_path / "ignored"))  # SAHIT_CACHE wins over 0.2.0's name
+    assert index.cache_dir() == tmp_path / "elsewhere" / "index"
+
+
+def test_a_folder_that_fails_to_open_leaves_no_index(tmp_path, counted):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="no images found"):
+        ImageFolderDataset(empty, 8)
+    make_folder(tmp_path / "imgs")
+    with pytest.raises(DataError, match="1 bad file"):
+        ImageFolderDataset(tmp_path / "imgs", 8, strict=True)
+    assert not (tmp_path / "cache").exists() and list(empty.iterdir()) == []
+
+
+def test_an_unwritable_cache_warns_and_still_opens_the_folder(tmp_path, counted, caplog, monkeypatch):
+    make_folder(tmp_path / "imgs")
+    (tmp_path / "blocked").write_text("a file where the cache folder should be")
+    monkeypatch.setenv("SAHIT_CACHE", str(tmp_path / "blocked"))
+    with caplog.at_level(logging.WARNING):
+        ds = ImageFolderDataset(tmp_path / "imgs", 8)
+    assert len(ds) == 6 and "could not write the folder index" in caplog.text
+    assert sorted(p.name for p in (tmp_path / "imgs").iterdir()) == ["cats", "dogs"]

@@ -41,7 +41,7 @@ def torchrun(out: Path, *args: str, clean: bool = True, expect_ok: bool = True, 
             out.mkdir(parents=True)
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
                "--master-port", str(free_port()), str(worker), str(out), *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300, env=env)
         if "connectFullMesh" in proc.stderr and not (out / "rank1-was-killed").exists():
             continue  # a socket race between ranks while they connect, not a failure of ours
         if (proc.returncode == 0) == expect_ok:

@@ -33,7 +33,7 @@ def load(name: str):
 
 def run(script: str, *args: str, timeout: float = 300) -> str:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", f"experiments.{script}", *args], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", f"experiments.{script}", *args], check=False, capture_output=True,
                           text=True, env=env, timeout=timeout, cwd=EXPERIMENTS.parent)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout
@@ -136,7 +136,7 @@ def test_cifar10_setting_holds_images_out_and_scores_accuracy_and_intra_fid(tmp_
 
 def test_cifar10_flag_refuses_a_missing_folder(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "experiments.stabilization", "--cifar10", str(tmp_path / "nope")],
-                          capture_output=True, text=True, cwd=EXPERIMENTS.parent, timeout=120)
+                          check=False, capture_output=True, text=True, cwd=EXPERIMENTS.parent, timeout=120)
     assert proc.returncode != 0 and "is not a folder" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -277,7 +277,7 @@ def test_markdown_table_shows_mean_spread_and_each_seed():
             {"status": "failed"}]
     arm = {"label": "an arm", "runs": runs, **load("common").summarize(runs)}
     table = plot.markdown_table({"arms": {"a": arm, "b": {"label": "all failed", "runs": [{"status": "failed"}]}}})
-    header, rule, row_a, row_b = table.splitlines()
+    _header, _rule, row_a, row_b = table.splitlines()
     assert row_a == "| `a` | an arm | 11.00 ± 1.41 (10.00, 12.00) | 0.200 ± 0.141 (0.100, 0.300) | 50 | 20, 22 |"
     assert row_b.startswith("| `b` | all failed | failed | failed |")
 

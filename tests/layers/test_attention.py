@@ -10,7 +10,7 @@ from sahit.layers import SelfAttention2d
 def reference_attention(layer: SelfAttention2d, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """SAGAN attention in float64, with explicit loops over the definitions (no shared code)."""
     x = x.double()
-    b, c, h, w = x.shape
+    b, _c, h, w = x.shape
 
     def conv1x1(module, inp):
         weight = module.weight.detach().double()  # spectral-normalised weight as the layer sees it

@@ -15,7 +15,6 @@ from sahit.layers import (
     unblock_images,
 )
 
-
 pytestmark = pytest.mark.usefixtures("single_thread")  # tests/conftest.py
 
 

@@ -48,7 +48,7 @@ def test_is_rejects_logits_passed_as_probabilities():
 def plain_mmd2(x, y):
     """Unbiased MMD^2 with k(a, b) = (a.b/d + 1)^3, written with loops over pairs."""
     m, d = len(x), x.shape[1]
-    k = lambda a, b: (a @ b / d + 1) ** 3  # noqa: E731
+    k = lambda a, b: (a @ b / d + 1) ** 3
     xx = sum(k(x[i], x[j]) for i, j in itertools.permutations(range(m), 2)) / (m * (m - 1))
     yy = sum(k(y[i], y[j]) for i, j in itertools.permutations(range(m), 2)) / (m * (m - 1))
     xy = sum(k(x[i], y[j]) for i in range(m) for j in range(m)) / (m * m)

@@ -43,10 +43,10 @@ def test_combined_stats_equal_one_pass_over_all_parts():
 def test_stats_errors():
     stats = FeatureStats(3)
     with pytest.raises(ValueError, match="undefined"):
-        stats.mean
+        _ = stats.mean
     stats.update(np.zeros((1, 3)))
     with pytest.raises(ValueError, match="at least 2"):
-        stats.covariance
+        _ = stats.covariance
     with pytest.raises(ValueError, match="dimension 4"):
         stats.update(np.zeros((2, 4)))
 

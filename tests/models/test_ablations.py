@@ -20,8 +20,8 @@ def n_params(module: torch.nn.Module) -> int:
 @pytest.mark.parametrize("width", [8, 32, 64])
 @pytest.mark.parametrize("res", [[8], [16], [32]])
 def test_residual_control_has_attention_parameter_count(width, res):
-    kw = dict(resolution=32, g_width=width, d_width=width, z_dim=16, num_classes=3, g_attn_res=res,
-              d_attn_res=[r for r in res if r != 32])  # D has no 32x32 block
+    kw = {"resolution": 32, "g_width": width, "d_width": width, "z_dim": 16, "num_classes": 3, "g_attn_res": res,
+          "d_attn_res": [r for r in res if r != 32]}  # D has no 32x32 block
     G_attn, D_attn = build("sagan", **kw)
     G_res, D_res = build("sagan", attn_block="residual", **kw)
     assert n_params(G_res) == n_params(G_attn)
@@ -65,7 +65,7 @@ def test_hit_single_axis_variants(attention):
     assert [s.kind for s in G.stages] == [attention, attention, "mlp"]
     attn = G.stages[0].layers[0].attn
     assert attn.axes == attention and attn.block_size == 4
-    z, maps = _trains_and_maps_match_forward(G, D)
+    _z, maps = _trains_and_maps_match_forward(G, D)
     assert set(maps[0]["layers"][0]) == {attention}
     assert n_params(build("hit-32", attention=attention)[0]) == n_params(build("hit-32")[0])
 

@@ -46,7 +46,7 @@ def test_official_stage_layout():
 
 
 def tiny_generator_overrides(n_stages):
-    return dict(widths=[16] * n_stages, heads=[2] * n_stages)
+    return {"widths": [16] * n_stages, "heads": [2] * n_stages}
 
 
 @pytest.mark.parametrize("name", sorted(n for n, p in presets().items() if p.family == "hit"))
@@ -118,7 +118,7 @@ def test_attention_maps():
 
 
 def test_eval_mode_runs_mlp_stages_in_chunks_with_the_same_result(monkeypatch):
-    import sahit.models.hit as hit
+    from sahit.models import hit
 
     torch.manual_seed(0)
     G, _ = build("hit", resolution=64, z_dim=16, widths=[32, 16, 16, 8], depths=[1, 1, 2, 1], heads=[2, 2, 2, 2],
@@ -188,12 +188,12 @@ def test_global_attention_variant_runs():
 @pytest.mark.parametrize(
     "overrides, match",
     [
-        (dict(resolution=48), "power of two"),
-        (dict(resolution=32, widths=[32, 32]), "one entry per stage"),
-        (dict(resolution=32, heads=[3, 4, 4]), "do not divide|even"),
-        (dict(resolution=32, block_sizes=[3, 4, None]), "block size"),
-        (dict(attention="local"), "attention must be"),
-        (dict(resolution=2048), "pass widths"),
+        ({"resolution": 48}, "power of two"),
+        ({"resolution": 32, "widths": [32, 32]}, "one entry per stage"),
+        ({"resolution": 32, "heads": [3, 4, 4]}, "do not divide|even"),
+        ({"resolution": 32, "block_sizes": [3, 4, None]}, "block size"),
+        ({"attention": "local"}, "attention must be"),
+        ({"resolution": 2048}, "pass widths"),
     ],
 )
 def test_invalid_configs(overrides, match):

@@ -159,7 +159,7 @@ def test_orthogonal_inits(init):
     for name, w in _weights(G).items():
         rows = w if w.shape[0] <= w.shape[1] else w.T
         orthonormal = torch.allclose(rows @ rows.T, torch.eye(rows.shape[0]), atol=1e-4)
-        # orthogonal_blocks: PyTorch's default init in the attention layers (sahit before issue #18)
+        # orthogonal_blocks: PyTorch's default init in the attention layers (sahit 0.1.0)
         assert orthonormal == (init == "orthogonal" or ".attention." not in f".{name}."), name
 
 

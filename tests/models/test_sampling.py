@@ -5,7 +5,6 @@ import torch
 import torch.nn.functional as F
 
 from sahit.layers import ConditionalBatchNorm2d
-
 from sahit.models import build, truncated_noise
 
 

@@ -122,7 +122,7 @@ def test_non_finite_weights_are_never_checkpointed(tmp_path, make_trainer, caplo
     t = make_trainer(tmp_path / "r2", "steps=5", "ckpt_every=1", "max_bad_steps=2", "log_every=1")
     poisoned = []
 
-    def poison(module, args):  # noqa: ARG001
+    def poison(module, args):
         if t.step == 3 and not poisoned:
             poisoned.append(t.step)
             with torch.no_grad():

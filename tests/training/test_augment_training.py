@@ -72,7 +72,7 @@ def test_g_learns_through_the_augmentation(tmp_path):
 
 
 def test_r1_is_taken_on_the_unaugmented_reals_through_the_augmentation(tmp_path, monkeypatch):
-    import sahit.training.loop as loop
+    from sahit.training import loop
 
     calls = []
     original = loop.r1_penalty

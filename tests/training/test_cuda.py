@@ -92,7 +92,7 @@ def test_two_gpu_processes_share_evaluation_over_nccl(tmp_path):
     (tmp_path / "out").mkdir()
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                            str(worker), str(tmp_path / "out"), str(path), "auto"],
-                          capture_output=True, text=True, timeout=300, env={**os.environ})
+                          check=False, capture_output=True, text=True, timeout=300, env={**os.environ})
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = [np.load(tmp_path / "out" / f"rank{r}.npz") for r in (0, 1)]
     assert int(ranks[0]["seen"]) > 0 and int(ranks[1]["seen"]) > 0

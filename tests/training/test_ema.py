@@ -63,7 +63,7 @@ def test_ramp_up_makes_the_early_ema_follow_g():
     # after 10 steps the half-life EMA is within a step of G; 0.9999 (from step 0) still sits at the start
     assert _lag(10, **CIFAR) < 1.0
     assert _lag(10, 0.9999, start=0) > 9.9
-    # ~2k steps, the run of issue #17: the ramp keeps the lag under 10% of the run; 0.9999 from step 1000 lags ~900
+    # ~2k steps, a short CPU run: the ramp keeps the lag under 10% of the run; 0.9999 from step 1000 lags ~900
     assert _lag(1900, **CIFAR) < 0.1 * 1900
     assert _lag(1900, 0.9999, start=1000) > 800
 

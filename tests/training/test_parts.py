@@ -41,7 +41,7 @@ def test_sampler_resumes_and_shards():
     batches = [next(it) for _ in range(12)]  # crosses an epoch (5 batches/epoch)
     resumed = iter(ResumableBatchSampler(20, 4, seed=1, start_batch=7))
     assert [next(resumed) for _ in range(5)] == batches[7:12]
-    assert sorted(sum(batches[:5], [])) == list(range(20))  # each epoch is a permutation
+    assert sorted(i for batch in batches[:5] for i in batch) == list(range(20))  # each epoch is a permutation
     r0 = iter(ResumableBatchSampler(20, 4, seed=1, rank=0, world=2))
     r1 = iter(ResumableBatchSampler(20, 4, seed=1, rank=1, world=2))
     for b in batches[:5]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import sahit.training.precision as precision
-from sahit.training import TrainConfig, Trainer
+from sahit.training import TrainConfig, Trainer, precision
 
 CPU = torch.device("cpu")
 

@@ -1,4 +1,4 @@
-"""Issue #18's training semantics: fresh latents for the G step, D's power iteration once per iteration,
+"""The official code's training semantics: fresh latents for the G step, D's power iteration once per iteration,
 the EMA generator's spectral norm, HiT's simultaneous update and unconditional default, data crops."""
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def test_hit_imagenet_crop_is_random_875_and_evaluation_crops_the_centre():
 
 
 def test_a_run_made_before_the_new_keys_resumes_as_it_started(tmp_path):
-    """config.yaml of an older run lacks issue #18's keys: resuming keeps the old behaviour, not the new defaults."""
+    """config.yaml of a 0.1.0 run lacks the keys added since: resuming keeps the old behaviour, not the new defaults."""
     import yaml
 
     cfg, run_dir = prepare_run("quickstart", out=tmp_path / "old", overrides=["steps=2"])
@@ -166,3 +166,6 @@ def test_a_run_made_before_the_new_keys_resumes_as_it_started(tmp_path):
     (run_dir / "config.yaml").write_text(yaml.safe_dump(old))
     resumed, _ = prepare_run("quickstart", out=run_dir, overrides=["steps=4"])  # no "other settings" error
     assert (resumed.d_sn_in_g_step, resumed.ema_spectral_norm, resumed.update) == (True, "copy", "alternating")
+    from sahit.training import config
+
+    assert config.PRE_ISSUE_18 is config.DEFAULTS_FOR_0_1_0_RUNS  # the earlier name still imports

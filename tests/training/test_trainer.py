@@ -153,7 +153,7 @@ def test_hit_recipe_with_r1_and_bcr_trains(tmp_path):
 
 
 def test_lazy_r1_runs_every_kth_d_step_with_k_times_the_weight(tmp_path, monkeypatch):
-    import sahit.training.loop as loop
+    from sahit.training import loop
 
     calls = []
 
@@ -179,8 +179,8 @@ def test_lazy_r1_runs_every_kth_d_step_with_k_times_the_weight(tmp_path, monkeyp
 
 
 def test_evaluation_during_training_logs_fid_and_keeps_best(tmp_path, monkeypatch):
-    from sahit.metrics import fit_domain_extractor, save_domain_extractor
     from sahit.data import make_dataset
+    from sahit.metrics import fit_domain_extractor, save_domain_extractor
 
     monkeypatch.setenv("SAHIT_CACHE", str(tmp_path / "cache"))
     extractor = fit_domain_extractor(make_dataset("builtin", 32), 10, 32, steps=2, progress=False)

@@ -85,7 +85,7 @@ def test_drawn_maps_are_the_layers_own_attention(hit_G, per_head):
         stage = G.stages[int(panel.layer.split(".")[1])]
         s, b, ref = stage.size, stage.block_size, returned[panel.layer]
         assert panel.size == s and panel.points == POINTS
-        reduce = (lambda a: a.mean(0)) if panel.head is None else (lambda a: a[panel.head])
+        reduce = (lambda a: a.mean(0)) if panel.head is None else (lambda a, head=panel.head: a[head])
         for i, (x, y_px) in enumerate(POINTS):
             r, c = y_px * s // 32, x * s // 32
             assert panel.cells[i] == (r, c)

@@ -24,19 +24,19 @@ TORCHVISION_SETS = ("cifar10", "cifar100", "stl10", "celeba", "lsun", "imagenet"
 DEFAULT_ROOT = Path(os.environ.get("SAHIT_DATA_ROOT", Path.home() / ".cache" / "sahit" / "data"))
 
 __all__ = [
-    "make_dataset",
-    "BuiltinShapes",
-    "ImageFolderDataset",
-    "ZipImageDataset",
-    "DataSplit",
-    "holdout_indices",
-    "split_dataset",
-    "split_name",
-    "pack_folder",
-    "DataError",
-    "symmetry_error",
     "CLASS_NAMES",
     "TORCHVISION_SETS",
+    "BuiltinShapes",
+    "DataError",
+    "DataSplit",
+    "ImageFolderDataset",
+    "ZipImageDataset",
+    "holdout_indices",
+    "make_dataset",
+    "pack_folder",
+    "split_dataset",
+    "split_name",
+    "symmetry_error",
 ]
 
 
@@ -68,7 +68,8 @@ def _torchvision_dataset(name: str, arg: str | None, resolution: int, train: boo
                          transform=None):
     import torchvision.datasets as tvd
 
-    root.mkdir(parents=True, exist_ok=True)
+    if download:  # only a download needs the folder; a failed look-up leaves no empty one behind
+        root.mkdir(parents=True, exist_ok=True)
     try:
         if name == "cifar10":
             base = tvd.CIFAR10(root, train=train, download=download)

@@ -26,7 +26,7 @@ from PIL import Image, ImageFile
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from .index import Listing, checked_files
+from .index import Listing, check_files, save_index
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def check_header(source: Path | Callable[[], BinaryIO], size: int | None = None)
                 im.verify()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return f"image too large (over {Image.MAX_IMAGE_PIXELS:,} pixels)"
-    except Exception as exc:  # PIL raises many types for bad files
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad files
         return f"not a readable image ({type(exc).__name__})"
     return None
 
@@ -150,7 +150,7 @@ class ImageFiles(Dataset):
             i = (index + attempt) % len(self.samples)
             try:
                 return self.load(i), self.samples[i][1]
-            except Exception as exc:  # a file that passed the header check but cannot be decoded
+            except Exception as exc:  # noqa: BLE001 - a file that passed the header check but cannot be decoded
                 self.decode_failures += 1
                 log.warning("could not decode %s (%s); using the next image", self.samples[i][0], exc)
         raise DataError(f"no image in {self.source} could be decoded")
@@ -169,8 +169,9 @@ def report_skipped(skipped: list[tuple[Any, str]], source: str, strict: bool) ->
 class ImageFolderDataset(ImageFiles):
     """Images under ``root``: ``root/<class>/*.png`` (labelled) or ``root/*.png`` (unlabeled, label 0).
 
-    Header checks are cached in an index (``sahit.data.index``): a restart lists the folder
-    but reads only the headers of files that are new or changed. ``use_index=False`` reads all.
+    Header checks are cached in an index in the user cache (``sahit.data.index``): a restart lists
+    the folder but reads only the headers of files that are new or changed. ``use_index=False`` reads
+    all. Nothing is ever written into ``root``; the index is written only once the folder is accepted.
     """
 
     def __init__(self, root: str | os.PathLike, resolution: int, strict: bool = False,
@@ -184,7 +185,7 @@ class ImageFolderDataset(ImageFiles):
             raise DataError(f"--data {str(self.root)!r} is a file, not a folder of images")
         with _gc_paused():
             self.classes, files, labels = list_folder(self.root, strict)
-            answers = checked_files(self.root, files, check_header, use_cache=use_index)
+            answers, changed = check_files(self.root, files, check_header, use_cache=use_index)
             if any(reason is not None for reason in answers):
                 keep = [reason is None for reason in answers]
                 rels = [rel for rel, k in zip(files.rels, keep) if k]
@@ -201,6 +202,8 @@ class ImageFolderDataset(ImageFiles):
                 "directly inside it or in one subfolder per class)"
             )
         self.num_classes = len(self.classes)
+        if use_index and changed:
+            save_index(self.root, files, answers)
 
     def open_image(self, index: int) -> Image.Image:
         return Image.open(self.samples[index][0])
@@ -283,7 +286,7 @@ class FileSamples(Sequence):
     def __len__(self) -> int:
         return len(self.rels)
 
-    def __getitem__(self, index):  # noqa: ANN001 - int or slice, as for a list
+    def __getitem__(self, index):  # int or slice, as for a list
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         return self.root / self.rels[index], self.labels[index]

@@ -93,7 +93,7 @@ class SelfAttention2d(nn.Module):
         """
         if x.dim() != 4 or x.shape[1] != self.channels:
             raise ValueError(f"expected (B, {self.channels}, H, W), got {tuple(x.shape)}")
-        b, c, height, width = x.shape
+        b, _c, height, width = x.shape
         q, k, v = self._project(x)
         if return_attention or explicit or explicit_attention_is_faster(q.device, q.shape[1] * k.shape[1]):
             attn = softmax_keys(q @ k.transpose(1, 2))  # (B, N, M)
@@ -107,7 +107,8 @@ class SelfAttention2d(nn.Module):
 
 
 # On the CPU, bf16 SDPA (its flash kernel, padded heads) is slower than matmul + softmax for small
-# maps: measured 6x faster at 256 queries x 64 keys, slower from 1024 x 256 (python -m benchmarks.attention_cpu).
+# maps and faster for large ones; this limit sits at the crossover that python -m benchmarks.attention_cpu
+# measures (it times both paths at SAGAN's shapes).
 # HiT's small multi-query maps show the same, in their backward above all (python -m benchmarks.hit_speed).
 CPU_BF16_EXPLICIT_MAX_LOGITS = 256 * 256
 

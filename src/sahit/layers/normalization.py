@@ -98,7 +98,7 @@ class ConditionalBatchNorm2d(nn.Module):
 class BatchNorm2d(SyncableBatchNorm2d):
     """Plain affine batch norm with the conditional layer's call signature (``y`` ignored)."""
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:  # noqa: ARG002
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return super().forward(x)
 
 

@@ -110,7 +110,8 @@ def _add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
                      "(default: the run's data_holdout when its data is the reference, else 0)", default=None)
     p.add_argument("--ref-n", type=int, default=50_000, help="reference images when computed here (default 50000)")
     p.add_argument("--out", default=None,
-                   help="JSON file to write (default RUN/metrics.json, DIR/metrics.json or NAME.metrics.json)")
+                   help="JSON file to write (default RUN/metrics.json; with --images, NAME.metrics.json in the "
+                   "current folder, NAME being the folder's or the .npz file's name: nothing is written into DIR)")
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-ema", action="store_true", help="evaluate the raw generator instead of its EMA")
@@ -230,9 +231,16 @@ def _eval_images(args: argparse.Namespace) -> tuple[dict[str, MetricResult], Any
     reference = _reference(args.ref or args.data, resolution, extractor, args)
     results = evaluate_images(images, reference, extractor, metrics, batch_size=args.batch_size, seed=args.seed,
                               device=_device(args))
-    source = Path(args.images)
-    default_out = source / "metrics.json" if source.is_dir() else source.with_suffix(".metrics.json")
+    default_out = _default_images_out(args.images)
     return results, reference, default_out, {"images": str(args.images), "labelled": labelled}
+
+
+def _default_images_out(images: str | Path) -> Path:
+    """Where ``sahit eval --images`` writes without ``--out``: ``NAME.metrics.json`` in the current folder
+    (the images' folder or .npz may belong to someone else, be shared or read-only)."""
+    source = Path(images)
+    name = source.stem if source.is_file() else source.resolve().name
+    return Path(f"{name or 'images'}.metrics.json")
 
 
 def _eval_run(args: argparse.Namespace) -> tuple[dict[str, MetricResult], Any, Path, dict[str, Any]]:

@@ -5,5 +5,11 @@ from .base import Discriminator, Generator, truncated_noise
 from .registry import build, build_generator_from_config, model_config, presets
 
 __all__ = [
-    "build", "build_generator_from_config", "model_config", "presets", "Generator", "Discriminator", "truncated_noise",
+    "Discriminator",
+    "Generator",
+    "build",
+    "build_generator_from_config",
+    "model_config",
+    "presets",
+    "truncated_noise",
 ]

@@ -69,24 +69,24 @@ EVAL_CHUNK_ELEMENTS = 2**17  # tokens x channels per chunk of an MLP-only stage 
 # 128, 256 (HiT-B) and 1024 are the official code's; 512 is 1024's first seven stages;
 # 32 and 64 are small CPU configurations of ours.
 ARCH: dict[int, dict[str, list]] = {
-    32: dict(widths=[128, 64, 16], depths=[1, 1, 1], heads=[4, 4, 2], block_sizes=[4, 4, None]),
-    64: dict(widths=[128, 128, 64, 32], depths=[1, 1, 1, 1], heads=[4, 4, 4, 4], block_sizes=[4, 4, 8, None]),
-    128: dict(
-        widths=[512, 512, 256, 128, 128], depths=[2, 2, 2, 2, 2], heads=[16, 8, 4, 4, 4],
-        block_sizes=[4, 4, 8, 8, None],
-    ),
-    256: dict(
-        widths=[512, 512, 256, 128, 64, 64], depths=[2, 2, 2, 2, 1, 1], heads=[16, 8, 4, 4, 4, 4],
-        block_sizes=[4, 4, 8, 8, None, None],
-    ),
-    512: dict(
-        widths=[512, 512, 256, 128, 64, 64, 32], depths=[2, 2, 2, 2, 1, 1, 1], heads=[16, 8, 4, 4, 4, 4, 4],
-        block_sizes=[4, 4, 8, 8, None, None, None],
-    ),
-    1024: dict(
-        widths=[512, 512, 256, 128, 64, 64, 32, 32], depths=[2, 2, 2, 2, 1, 1, 1, 1],
-        heads=[16, 8, 4, 4, 4, 4, 4, 4], block_sizes=[4, 4, 8, 8, None, None, None, None],
-    ),
+    32: {"widths": [128, 64, 16], "depths": [1, 1, 1], "heads": [4, 4, 2], "block_sizes": [4, 4, None]},
+    64: {"widths": [128, 128, 64, 32], "depths": [1, 1, 1, 1], "heads": [4, 4, 4, 4], "block_sizes": [4, 4, 8, None]},
+    128: {
+        "widths": [512, 512, 256, 128, 128], "depths": [2, 2, 2, 2, 2], "heads": [16, 8, 4, 4, 4],
+        "block_sizes": [4, 4, 8, 8, None],
+    },
+    256: {
+        "widths": [512, 512, 256, 128, 64, 64], "depths": [2, 2, 2, 2, 1, 1], "heads": [16, 8, 4, 4, 4, 4],
+        "block_sizes": [4, 4, 8, 8, None, None],
+    },
+    512: {
+        "widths": [512, 512, 256, 128, 64, 64, 32], "depths": [2, 2, 2, 2, 1, 1, 1], "heads": [16, 8, 4, 4, 4, 4, 4],
+        "block_sizes": [4, 4, 8, 8, None, None, None],
+    },
+    1024: {
+        "widths": [512, 512, 256, 128, 64, 64, 32, 32], "depths": [2, 2, 2, 2, 1, 1, 1, 1],
+        "heads": [16, 8, 4, 4, 4, 4, 4, 4], "block_sizes": [4, 4, 8, 8, None, None, None, None],
+    },
 }
 ATTENTION_KINDS = (*AXES, "global")  # AXES: the blocked kinds, "multi_axis", "regional", "dilated"
 
@@ -142,7 +142,7 @@ class HiTConfig:
         if self.attention not in ATTENTION_KINDS:
             raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {self.attention!r}")
         if not isinstance(self.cross_attention, bool):
-            raise ValueError(f"cross_attention must be true or false, got {self.cross_attention!r}")
+            raise ValueError(f"cross_attention must be true or false, got {self.cross_attention!r}")  # noqa: TRY004
         for i, (w, d, h, b) in enumerate(zip(self.widths, self.depths, self.heads, self.block_sizes)):
             size = GRID * 2**i
             if w < 1 or w % h:

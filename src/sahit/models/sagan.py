@@ -11,6 +11,7 @@ norm statistics with momentum 0.001); docs/faithfulness.md lists every value and
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass, field
 
 import torch
@@ -43,7 +44,7 @@ D_ARCH: dict[int, tuple[list[int], list[bool]]] = {
 }
 ATTN_BLOCKS = ("attention", "residual")
 # "orthogonal_blocks": orthogonal in the residual blocks and linear layers, PyTorch's default in the
-# attention layers: sahit's initialisation before issue #18, kept by the CPU-sized quickstart preset.
+# attention layers: sahit 0.1.0's initialisation, kept by the CPU-sized quickstart preset.
 SAGAN_INITS = (*INITS, "orthogonal_blocks")
 
 
@@ -114,7 +115,7 @@ def discriminator_sizes(resolution: int) -> list[int]:
 def _check_attn_res(values: list[int], sizes: list[int], net: str) -> list[int]:
     if isinstance(values, int):
         values = [values]
-    values = sorted(set(int(v) for v in values))
+    values = sorted({int(v) for v in values})
     for v in values:
         if v not in sizes:
             raise ValueError(
@@ -199,7 +200,7 @@ class SAGANGenerator(Generator):
         self.linear = sn.linear(cfg.z_dim, BOTTOM * BOTTOM * widths[0])
         self.blocks = nn.ModuleList()
         self.attention = nn.ModuleDict()  # keyed by block index, so names show where they act
-        for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
+        for i, (c_in, c_out) in enumerate(itertools.pairwise(widths)):
             self.blocks.append(GeneratorBlock(c_in, c_out, cfg.num_classes, sn, cfg.bn_momentum))
             if BOTTOM * 2 ** (i + 1) in cfg.g_attn_res:
                 self.attention[str(i)] = _attention(c_out, cfg, cfg.g_spectral_norm)
@@ -297,7 +298,7 @@ register_preset(
     "sagan",
     "small 16x16 SAGAN that learns the built-in shapes on a laptop CPU in minutes",
     resolution=16, g_width=32, d_width=32, z_dim=64, num_classes=10, g_attn_res=[16], d_attn_res=[8],
-    # CPU-preset deviations, kept so that its published grids stay reproducible (issue #18):
+    # CPU-preset deviations, kept so that its published grids stay reproducible:
     # sahit's earlier initialisation and torch's batch-norm momentum [official: xavier, 0.001].
     init="orthogonal_blocks", bn_momentum=0.1,
 )

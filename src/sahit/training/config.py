@@ -33,11 +33,12 @@ UPDATES = ("alternating", "simultaneous")
 CROPS = ("center", "random")
 INTERPOLATIONS = ("bilinear", "bicubic")
 EMA_SPECTRAL_NORM = ("power_iteration", "copy")
-# Keys added by issue #18, with the behaviour of the runs made before them (their config.yaml lacks them):
-# a run resumes as it started.
-PRE_ISSUE_18 = {"update": "alternating", "d_sn_in_g_step": True, "ema_spectral_norm": "copy",
-                "class_conditional": True, "data_crop": "center", "data_crop_fraction": 1.0,
-                "data_interpolation": "bilinear"}
+# Keys that a config.yaml written by sahit 0.1.0 lacks, with the behaviour 0.1.0 had without them:
+# such a run resumes as it started.
+DEFAULTS_FOR_0_1_0_RUNS = {"update": "alternating", "d_sn_in_g_step": True, "ema_spectral_norm": "copy",
+                           "class_conditional": True, "data_crop": "center", "data_crop_fraction": 1.0,
+                           "data_interpolation": "bilinear"}
+PRE_ISSUE_18 = DEFAULTS_FOR_0_1_0_RUNS  # the name this table had before; kept for code that imports it
 
 
 class ConfigError(ValueError):
@@ -79,7 +80,7 @@ class TrainConfig:
     ema_kimg: float = 0.0
     ema_rampup: float = 0.0
     # power_iteration: the EMA copy runs spectral norm's power iteration on its averaged weights (its layers
-    # keep largest singular value ~1); copy: it takes the live G's u, v (sahit before issue #18)
+    # keep largest singular value ~1); copy: it takes the live G's u, v (sahit 0.1.0)
     ema_spectral_norm: str = "power_iteration"
     r1_gamma: float = 0.0  # weight on mean(sum(grad_x D(x)^2)) over reals
     r1_every: int = 1  # R1 on every k-th D step only, weighted by k (StyleGAN2's lazy regularisation)
@@ -227,9 +228,8 @@ def _coerce(name: str, value: Any) -> Any:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{name} must be a list, got {value!r}")
         value = list(value)
-    elif isinstance(default, dict):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{name} must be a mapping, got {value!r}")
+    elif isinstance(default, dict) and not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a mapping, got {value!r}")
     return value
 
 
@@ -251,7 +251,7 @@ def config_from_dict(values: dict[str, Any]) -> TrainConfig:
 
 def stored_config(values: dict[str, Any]) -> TrainConfig:
     """The config of a run folder's config.yaml (every key; a run older than a key keeps the behaviour it had)."""
-    return config_from_dict({**PRE_ISSUE_18, **values})
+    return config_from_dict({**DEFAULTS_FOR_0_1_0_RUNS, **values})
 
 
 def available_presets() -> list[str]:

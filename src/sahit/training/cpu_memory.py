@@ -2,12 +2,12 @@
 
 A training step on the CPU allocates and frees the same large activations every step. With
 glibc's defaults, blocks of a few MiB are mmap'ed and unmapped again, or trimmed off the heap
-top, so each step writes into fresh pages: 2,000 to 8,000 page faults per hit-32 step, each a
+top, so each step writes into fresh pages: thousands of page faults per hit-32 step, each a
 kernel trap that zeroes a page before the first write (a GELU or a bias broadcast into a new
-activation then runs about three times slower than into reused memory). Raising glibc's mmap
+activation is then several times slower than into reused memory). Raising glibc's mmap
 and trim thresholds keeps those blocks in the heap for reuse, what jemalloc or tcmalloc (which
-PyTorch's CPU performance guide recommends preloading) do by design. Measured with
-``python -m benchmarks.hit_speed`` (docs/benchmarks.md): about 7% off hit-32's bf16 step.
+PyTorch's CPU performance guide recommends preloading) do by design. ``python -m benchmarks.hit_speed``
+measures what it buys (its ``glibc defaults`` rows; the numbers are in docs/benchmarks.md).
 """
 
 from __future__ import annotations

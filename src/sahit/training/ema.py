@@ -42,7 +42,7 @@ class EMA:
       largest singular value ~1 as the live network's do (BigGAN-PyTorch likewise runs power
       iteration on its averaged weights, StudioGAN averages u and v);
     * ``"copy"``: the live network's vectors, which track the live weights, not the averaged ones
-      (sahit before issue #18: the averaged layers' sigma is then underestimated by a little).
+      (sahit 0.1.0: the averaged layers' sigma is then underestimated by a little).
     """
 
     def __init__(self, net: nn.Module, decay: float, start: int = 0, spectral_norm: str = "power_iteration",

@@ -457,7 +457,7 @@ class Trainer:
                 self.keeper.save_best(self.state_dict(gather=False), self.step, record["fid"])
         return record["fid"]
 
-    def _handle_signal(self, signum: int, frame: Any) -> None:  # noqa: ARG002
+    def _handle_signal(self, signum: int, frame: Any) -> None:
         if self._signal is not None:  # second signal: give up waiting for the step to end
             raise KeyboardInterrupt
         self._signal = signum

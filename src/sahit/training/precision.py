@@ -3,10 +3,9 @@
 On CUDA, auto is bf16 where the GPU supports it. On a CPU, bf16 autocast only pays where the
 CPU computes bf16 natively (AMX or AVX512-BF16) *and* the model family declares that it gains
 (``Family.bf16_faster_on_cpu``); elsewhere the casts around every small operator cost more than
-they save. Measured with ``python -m benchmarks.precision_auto`` (docs/benchmarks.md) on a Xeon
-with AMX: SAGAN trains about 2.6x faster in bf16 and HiT about 1.2x (since its small attention
-maps take matmul + softmax and its blur runs in fp32 under CPU autocast; before, bf16 was 1.8x
-slower for HiT); on an AVX2-only CPU bf16 is several times slower for both.
+they save. ``python -m benchmarks.precision_auto`` measures both precisions on the CPU at hand;
+docs/benchmarks.md holds the numbers behind each family's ``bf16_faster_on_cpu`` (HiT gains only
+because its small attention maps take matmul + softmax and its blur runs in fp32 under CPU autocast).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ _LAZY = {
     "build_report": "report",
 }
 
-__all__ = ["save_grid", *_LAZY]
+__all__ = ["save_grid", *_LAZY]  # noqa: PLE0604 - the names _LAZY imports on first use
 
 
 def __getattr__(name: str) -> Any:

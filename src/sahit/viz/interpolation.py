@@ -13,6 +13,7 @@ refused rather than faked.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +69,7 @@ def latent_path(seeds: Sequence[int], z_dim: int, steps: int, method: str = "sle
     latents = [seed_latent(s, z_dim) for s in seeds]
     t = torch.linspace(0, 1, steps)
     fn = slerp if method == "slerp" else lerp
-    return torch.stack([fn(a, b, t) for a, b in zip(latents[:-1], latents[1:])])
+    return torch.stack([fn(a, b, t) for a, b in itertools.pairwise(latents)])
 
 
 @dataclass

@@ -134,8 +134,8 @@ def _section_summary(folder: Path, records: list[dict[str, Any]]) -> str:
     else:
         fid = "no metrics yet"
     facts = [
-        ("model", f"{config.get('model', model.get('family', '?'))} ({model.get('family', '?')}, "
-                  f"{model.get('resolution', '?')} px, {model.get('num_classes', '?')} classes)"),
+        ("model", (f"{config.get('model', model.get('family', '?'))} ({model.get('family', '?')}, "
+                   f"{model.get('resolution', '?')} px, {model.get('num_classes', '?')} classes)")),
         ("data", str(config.get("data", "?"))),
         ("steps", f"{step} of {config.get('steps', '?')}"),
         ("batch size", str(config.get("batch_size", "?"))),

@@ -137,7 +137,8 @@ def grids(names: list[str], per_class: int, seed: int) -> None:
 
 
 def features(path: str, name: str) -> Path:
-    """Ship the domain extractor in ``path`` as the zoo's ``zoo:NAME`` (weights as they are: fp32)."""
+    """Ship the domain extractor in ``path`` as the zoo's ``zoo:NAME``, its weights in half precision (the zoo's
+    scores are measured with the shipped weights, so they are the extractor)."""
     from sahit.metrics import load_domain_extractor
 
     load_domain_extractor(path)  # refuses anything that is not a domain extractor
@@ -145,8 +146,9 @@ def features(path: str, name: str) -> Path:
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    for file in ("config.json", "model.safetensors"):
-        shutil.copy2(Path(path) / file, target / file)
+    shutil.copy2(Path(path) / "config.json", target / "config.json")
+    weights = half(load_file(str(Path(path) / "model.safetensors")))
+    save_file(weights, str(target / "model.safetensors"), metadata={"dtype": "fp16"})
     print(f"wrote {target} ({_size_mb(target):.2f} MB)")
     return target
 

@@ -112,7 +112,7 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_zoo(args: argparse.Namespace) -> int:  # noqa: ARG001
+def _cmd_zoo(args: argparse.Namespace) -> int:
     from . import zoo
 
     cards = zoo.cards()

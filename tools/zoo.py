@@ -113,7 +113,9 @@ def score(names: list[str], data: str | None, n: int, seed: int) -> None:
         metrics = [m for m in SCORE_METRICS if G.num_classes or m == "fid"]
         results = evaluate_generator(G, reference, extractor, metrics, n=n, seed=seed)
         card["scores"] = {m: round(float(results[m].value), 4) for m in metrics}
-        card["scores"].update(n=n, seed=seed, reference=f"{card['holdout']} held-out images of {card['data']}",
+        where = (f"the {card['holdout']:,} images {card['data']} held out of training" if card["holdout"]
+                 else f"{reference.n:,} images of {card['data']} (drawn anew: the built-in data has no fixed set)")
+        card["scores"].update(n=n, seed=seed, reference=where,
                               features=features, features_weights=extractor.weights_hash[:16],
                               command=f"python -m tools.zoo score --names {name}" + (f" --data {data}" if data
                                                                                     else ""))

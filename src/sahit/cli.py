@@ -120,8 +120,9 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
         print("this installation has no zoo models")
         return 0
     print("trained models shipped with sahit: use them as --run zoo:NAME or sahit.load('zoo:NAME')")
-    print("(scores against 5,000 held-out images of the training data, in the features of the data's own "
-          "classifier; lower FID and intra-FID and higher class accuracy are better)\n")
+    print("(scores of 5,000 EMA samples against real images the model did not train on, in the features of a "
+          "classifier of its data, zoo:DATA; lower FID and intra-FID and higher class accuracy are better; "
+          "card.json says which images)\n")
     rows = [("name", "family", "res", "steps", "train time", "FID", "class acc", "intra-FID", "data")]
     for card in cards:
         scores = card.get("scores", {})
@@ -133,6 +134,8 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     for card in cards:
         print(f"\n{card['name']}: {card['description']}")
+        if card.get("note"):
+            print(f"  ({card['note']})")
     return 0
 
 

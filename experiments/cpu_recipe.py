@@ -56,12 +56,18 @@ def arms() -> list[Arm]:
 
 def budget_steps(chosen: list[Arm], minutes: float, root: Path, args: argparse.Namespace, data: str) -> list[Arm]:
     """Each arm with the steps it makes in ``minutes`` on a quiet machine (probed ratio to the baseline)."""
-    base = next(a for a in arms() if a.name == "base")
     probe_args = argparse.Namespace(batch_size=args.batch_size)
-    base_time = probe_step_time(root / "probes", base, probe_args, data)["sec_per_step"]
+
+    def step_time(arm: Arm, *extra: str) -> float:
+        probed = Arm(arm.name, arm.preset, [*arm.overrides, f"data_holdout={args.holdout}", *extra], arm.label)
+        return probe_step_time(root / "probes", probed, probe_args, data)["sec_per_step"]
+
+    base = next(a for a in arms() if a.name == "base")
+    step_time(base, "log_every=1")  # warm-up: the first probe runs cold
     out = []
-    for arm in chosen:
-        ratio = probe_step_time(root / "probes", arm, probe_args, data)["sec_per_step"] / base_time
+    for arm in chosen:  # three interleaved rounds of base and arm: the median ratio outlasts bursts of other load
+        ratio = statistics.median(step_time(arm, f"log_every={10 + r}") / step_time(base, f"log_every={10 + r}")
+                                  for r in range(3))
         steps = int(minutes * 60 * QUIET_STEPS_PER_SECOND / ratio)
         arm.steps = steps
         arm.notes.update(step_time_ratio=round(ratio, 3), quiet_minutes=minutes)

@@ -70,26 +70,26 @@ def weight_curves(spec: str, G: torch.nn.Module, seed: int = 0) -> dict[str, Any
     from sahit.training.attention_log import BATCH, PREFIX, SEED_OFFSET, attention_key
 
     folder = run_folder(spec)
+    device = next(G.parameters()).device
+    z = sample_noise(BATCH, G.z_dim, seed + SEED_OFFSET).to(device)
+    y = (torch.arange(BATCH) % G.num_classes).to(device) if G.num_classes else None
+    final = {attention_key("G", layer, what): value
+             for layer, entry in attention_contributions(G, z, y).items() for what, value in entry.items()}
     records = read_log(folder) if folder.is_dir() else []
     points: dict[str, list[list[float]]] = {}
     for record in records:
         for key, value in record.items():
             if key.startswith(PREFIX) and isinstance(value, (int, float)):
                 points.setdefault(key, []).append([int(record["step"]), float(value)])
-    if points:
-        return {"source": "log.jsonl", "points": {k: _thin(v) for k, v in points.items()}}
-    device = next(G.parameters()).device
-    z = sample_noise(BATCH, G.z_dim, seed + SEED_OFFSET).to(device)
-    y = (torch.arange(BATCH) % G.num_classes).to(device) if G.num_classes else None
-    raw = _copy(G)
-    for step, path in list_checkpoints(folder / CHECKPOINTS):
-        raw.load_state_dict(load_checkpoint(path, map_location=device)["G"])
-        for layer, entry in attention_contributions(raw, z, y).items():
-            for what, value in entry.items():
-                points.setdefault(attention_key("G", layer, what), []).append([step, value])
-    source = "checkpoints" if points else "final generator only"
-    final = {attention_key("G", layer, what): value
-             for layer, entry in attention_contributions(G, z, y).items() for what, value in entry.items()}
+    source = "log.jsonl"
+    if not points:  # a run trained before attention logging: measure the raw G of every checkpoint it kept
+        raw = _copy(G)
+        for step, path in list_checkpoints(folder / CHECKPOINTS):
+            raw.load_state_dict(load_checkpoint(path, map_location=device)["G"])
+            for layer, entry in attention_contributions(raw, z, y).items():
+                for what, value in entry.items():
+                    points.setdefault(attention_key("G", layer, what), []).append([step, value])
+        source = "checkpoints" if points else "final generator only"
     return {"source": source, "points": {k: _thin(v) for k, v in points.items()}, "final_ema": final}
 
 

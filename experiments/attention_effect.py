@@ -4,7 +4,7 @@ For every ``--run NAME=RUN`` (a run folder, an export, or whatever ``sahit.load`
 
 * **weight**: each attention layer's gamma and ||branch|| / ||residual input|| over training, from the
   run's log.jsonl (``attention/...`` keys, runs trained with this version) or else measured here on every
-  checkpoint the run kept (its raw G, on the fixed batch the trainer uses), plus the final generator's;
+  checkpoint the run kept (its raw G and D, as the trainer measures them), plus the final generator's;
 * **reach**: :func:`sahit.viz.attention_stats.attention_stats` (distance, entropy, far share against
   uniform and 3x3-local maps; HiT's regional, dilated and cross separately);
 * **knock-outs**: :func:`sahit.metrics.ablation.ablate` (FID / intra-FID vs the intact samples, class
@@ -66,8 +66,9 @@ def per_run(values: list[str] | None, names: list[str]) -> dict[str, str | None]
 def weight_curves(spec: str, G: torch.nn.Module, seed: int = 0) -> dict[str, Any]:
     """gamma and contribution ratio per layer over training: ``{"source", "points": {key: [[step, value]]}}``."""
     from sahit.models.contribution import attention_contributions
+    from sahit.models.registry import build_from_config
     from sahit.runs import CHECKPOINTS, list_checkpoints, load_checkpoint, read_log, run_folder, sample_noise
-    from sahit.training.attention_log import BATCH, PREFIX, SEED_OFFSET, attention_key
+    from sahit.training.attention_log import BATCH, PREFIX, SEED_OFFSET, AttentionLog, attention_key
 
     folder = run_folder(spec)
     device = next(G.parameters()).device
@@ -81,15 +82,18 @@ def weight_curves(spec: str, G: torch.nn.Module, seed: int = 0) -> dict[str, Any
         for key, value in record.items():
             if key.startswith(PREFIX) and isinstance(value, (int, float)):
                 points.setdefault(key, []).append([int(record["step"]), float(value)])
-    source = "log.jsonl"
-    if not points:  # a run trained before attention logging: measure the raw G of every checkpoint it kept
-        raw = _copy(G)
-        for step, path in list_checkpoints(folder / CHECKPOINTS):
-            raw.load_state_dict(load_checkpoint(path, map_location=device)["G"])
-            for layer, entry in attention_contributions(raw, z, y).items():
-                for what, value in entry.items():
-                    points.setdefault(attention_key("G", layer, what), []).append([step, value])
-        source = "checkpoints" if points else "final generator only"
+    source = "log.jsonl" if points else "final generator only"
+    checkpoints = list_checkpoints(folder / CHECKPOINTS)
+    if not points and checkpoints:  # a run trained before attention logging: measure its checkpoints as the trainer would
+        raw, D = _copy(G), build_from_config(G.config)[1].to(device)
+        log = AttentionLog(raw, D, seed, device)
+        for step, path in checkpoints:
+            state = load_checkpoint(path, map_location=device)
+            raw.load_state_dict(state["G"])
+            D.load_state_dict(state["D"])
+            for key, value in log.values().items():
+                points.setdefault(key, []).append([step, value])
+        source = "checkpoints"
     return {"source": source, "points": {k: _thin(v) for k, v in points.items()}, "final_ema": final}
 
 

@@ -52,9 +52,13 @@ def report(tiny_run, tmp_path_factory):
 
 def test_report_is_valid_self_contained_html(report):
     page = parse(report)
-    assert page.headings == ["Summary", "Training", "Metrics", "Truncation", "Samples over training", "Attention",
+    assert page.headings == ["Summary", "Training", "Attention over training", "Metrics", "Truncation", "Samples over training", "Attention",
                              "Configuration", "Files"]
-    assert len(page.images) >= 6  # losses, lr, throughput, grid of step 2, final grid, attention
+    # losses, lr, throughput, G and D gamma and ratio, grid of step 2, final grid, attention
+    assert len(page.images) >= 10
+    alts = [img["alt"] for img in page.images]
+    assert {"G attention gamma per layer", "G attention ratio per layer", "D attention gamma per layer",
+            "D attention ratio per layer"} <= set(alts)
     for img in page.images:
         assert img["src"].startswith("data:image/png;base64,"), img["src"][:40]
         assert img.get("alt")

@@ -44,6 +44,7 @@ from ..runs import (
     sample_noise,
     write_text_atomic,
 )
+from .attention_log import AttentionLog
 from .checkpoint import CheckpointError, CheckpointKeeper, latest_checkpoint, list_checkpoints
 from .config import TrainConfig
 from .cpu_memory import keep_freed_memory
@@ -166,6 +167,7 @@ class Trainer:
         self.keeper = CheckpointKeeper(self.ckpt_dir, cfg.keep_ckpts)
         self.evaluator = TrainingEvaluator(cfg, self.G.resolution, self.device, self.dist)
         self.logger: RunLogger | None = None  # while fit runs
+        self.attention_log = AttentionLog(self.G, self.D, cfg.seed, self.device)  # gamma, ratio at log steps
 
     # ----------------------------------------------------------------------------- state
     def state_dict(self, gather: bool = True) -> dict[str, Any]:
@@ -522,7 +524,7 @@ class Trainer:
         if main and (step % cfg.log_every == 0 or step == cfg.steps):
             extra = {"lr_g": self.opt_g.param_groups[0]["lr"], "lr_d": self.opt_d.param_groups[0]["lr"],
                      "skipped_steps": self.skipped_steps}
-            self.logger.log_step(step, stats, extra, cfg.batch_size)
+            self.logger.log_step(step, stats, extra, cfg.batch_size, attention=self.attention_log.values)
         if main and step % cfg.sample_every == 0:
             self.write_samples(f"step-{step:08d}")
         if cfg.eval_every and step % cfg.eval_every == 0:  # every process takes part

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,19 +42,31 @@ class RunLogger:
             self.file.write(json.dumps(record) + "\n")
             self.file.flush()
 
-    def log_step(self, step: int, stats: dict[str, Any], extra: dict[str, Any], batch_size: int) -> dict[str, Any]:
-        """Log the training ``stats`` of ``step`` with ``extra`` (lr, skipped steps) and the speed since the last."""
+    def log_step(self, step: int, stats: dict[str, Any], extra: dict[str, Any], batch_size: int,
+                 attention: Callable[[], dict[str, float]] | None = None) -> dict[str, Any]:
+        """Log the training ``stats`` of ``step`` with ``extra`` (lr, skipped steps) and the speed since the last.
+
+        ``attention`` (main process only) returns the ``attention/...`` values of the step (training/attention_log.py),
+        added to the record; the time it takes is left out of the throughput.
+        """
         now = time.perf_counter()
         rate = (step - self.step_log) / max(now - self.t_log, 1e-9)
         self.t_log, self.step_log = now, step
         record = {"step": step, "time": round(now - self.t0, 3), **{k: float(v) for k, v in stats.items()},
                   "lr_g": extra["lr_g"], "lr_d": extra["lr_d"], "it_per_s": rate, "img_per_s": rate * batch_size,
                   "skipped_steps": extra["skipped_steps"]}
-        self.write(record)
+        if self.main and attention is not None:
+            weights = attention()
+            self.t_log = time.perf_counter()
+        else:
+            weights = {}
+        self.write({**record, **weights})
         if self.writer is not None:
             for k, v in record.items():
                 if k != "step":
                     self.writer.add_scalar(f"train/{k}", v, step)
+            for k, v in weights.items():  # attention/NET/LAYER/WHAT: one TensorBoard chart per layer and value
+                self.writer.add_scalar(k, v, step)
         self.bar.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}")
         return record
 

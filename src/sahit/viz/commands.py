@@ -30,13 +30,19 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
                    "whose attention differs most")
     p.add_argument("--num-points", type=int, default=4, help="points picked by auto (default 4)")
     p.add_argument("--class", dest="class_", type=int, default=None, metavar="K", help="class of the images")
-    p.add_argument("--n", type=int, default=2, help="images to draw (default 2)")
+    p.add_argument("--n", type=int, default=None, help="images to draw (default 2; with --stats 64)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--d", action="store_true", help="also draw the discriminator's attention on the same images")
     p.add_argument("--per-head", action="store_true",
                    help="HiT: one row per attention head instead of the mean over heads")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
     p.add_argument("--out", default="attention.png", help="PNG to write (default attention.png)")
+    p.add_argument("--stats", action="store_true",
+                   help="instead of a figure, measure each layer's reach over --n samples and every query: mean "
+                   "distance (output pixels), normalised entropy and share of mass beyond a quarter of the image, "
+                   "beside a uniform and a 3x3-local map; per class; HiT's regional, dilated and cross separately")
+    p.add_argument("--json", default="attention-stats.json", metavar="PATH",
+                   help="with --stats: JSON file to write (default attention-stats.json)")
     p.set_defaults(func=run_attention)
 
     p = subparsers.add_parser(
@@ -90,6 +96,9 @@ def run_attention(args: argparse.Namespace) -> int:
     from .attention import attention_figure, parse_points
     from .run_files import load_discriminator, run_folder
 
+    if args.stats:
+        return run_attention_stats(args)
+    args.n = 2 if args.n is None else args.n
     if args.n < 1 or args.num_points < 1:
         raise ValueError("--n and --num-points must be at least 1")
     folder = run_folder(args.run)
@@ -105,6 +114,27 @@ def run_attention(args: argparse.Namespace) -> int:
     heads = "; one row per head" if args.per_head else ""
     print(f"wrote {result.path}: {len(result.panels)} rows ({', '.join(result.captured)}; {args.n} image(s)"
           f"{heads}), {len(result.panels[0].points)} queries each")
+    return 0
+
+
+def run_attention_stats(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from ..export import load
+    from ..runs import write_text_atomic
+    from .attention_stats import attention_stats, format_stats_table
+    from .run_files import run_folder
+
+    if args.d or any(name.startswith("D.") for name in args.layer or []):
+        raise ValueError("--stats measures the generator's attention (leave out --d and D. layers)")
+    n = 64 if args.n is None else args.n
+    G = load(run_folder(args.run), ema=not args.no_ema)
+    stats = attention_stats(G, n=n, seed=args.seed, classes=args.class_, layers=args.layer)
+    stats = {"run": str(args.run), "ema": not args.no_ema, **stats}
+    write_text_atomic(Path(args.json), json.dumps(stats, indent=2) + "\n")
+    print(format_stats_table(stats))
+    print(f"wrote {args.json}")
     return 0
 
 

@@ -34,7 +34,7 @@ PLOT_STYLE = {
 }
 FILE_NOTES = {
     "config.yaml": "training configuration (every key of TrainConfig)",
-    "log.jsonl": "one JSON record per logged step: losses, learning rates, throughput",
+    "log.jsonl": "one JSON record per logged step: losses, learning rates, throughput, attention weights",
     "summary.json": "summary of the last training session",
     "samples": "sample grids written during training (one row per class)",
     "checkpoints": "full training state (G, D, EMA, optimizers, RNG), newest kept",
@@ -88,6 +88,7 @@ def build_report(
     sections = [
         _section_summary(folder, records),
         _section_training(records),
+        _section_attention_weight(records),
         _section_metrics(folder, records),
         _section_truncation(folder, truncation, features, truncation_n, seed),
         _section_samples(folder),
@@ -185,6 +186,30 @@ def _section_training(records: list[dict[str, Any]]) -> str:
             f"<tr><td>iterations per second</td><td>{_median(rates)}</td></tr>"
             f"<tr><td>images per second (G steps × batch size)</td><td>{_median(images)}</td></tr></table>"
         )
+    return "\n".join(parts)
+
+
+def _section_attention_weight(records: list[dict[str, Any]]) -> str:
+    """gamma and ||attention branch|| / ||residual input|| of every attention layer over training, one curve each."""
+    from ..training.attention_log import attention_key, attention_series
+
+    series = attention_series(records)
+    if not series:
+        return ""
+    steps = [r["step"] for r in records]
+    labels = {"gamma": ("γ (learned scale of the attention output)", "γ"),
+              "ratio": ("‖attention branch‖ / ‖residual input‖", "contribution ratio")}
+    intro = ("<p>At every log step, on a fixed batch (G: fixed latents; D: G's images of them), each attention "
+             "layer's γ where it has one, and the norm of what its attention branch adds against the norm of the "
+             "residual stream it adds to (0: the layer adds nothing). Layers are named by module path, as "
+             "<code>sahit ablate</code> names them.</p>")
+    parts = ["<h2>Attention over training</h2>", intro, "<div class=\"row\">"]
+    for (net, what), layers in sorted(series.items(), key=lambda item: (item[0][0] != "G", item[0][1])):
+        title, ylabel = labels.get(what, (what, what))
+        curves = {layer: [r.get(attention_key(net, layer, what)) for r in records] for layer in layers}
+        parts.append(_img(_line_plot(f"{net}: {title}", steps, curves, ylabel=ylabel),
+                          f"{net} attention {what} per layer"))
+    parts.append("</div>")
     return "\n".join(parts)
 
 

@@ -1,0 +1,85 @@
+"""experiments/attention_effect.py on tiny runs: one JSON from the runs, then markdown from that JSON alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from experiments import attention_effect
+from sahit.metrics.domain import DomainConfig, DomainExtractor, save_domain_extractor
+from sahit.training import Trainer, prepare_run
+
+TINY = ["model.g_width=16", "model.d_width=16", "model.z_dim=16", "batch_size=8", "progress=false", "steps=4",
+        "log_every=1", "sample_every=100", "ckpt_every=2", "data_length=64"]
+
+
+def _train(folder, *extra):
+    cfg, run_dir = prepare_run("quickstart", out=folder, overrides=[*TINY, *extra])
+    Trainer(cfg, run_dir).fit()
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("effect")
+    attn = _train(root / "attn")
+    old = _train(root / "old")  # as if trained before attention logging: the curves come from its checkpoints
+    log = old / "log.jsonl"
+    log.write_text("".join(json.dumps({k: v for k, v in json.loads(line).items() if not k.startswith("attention/")})
+                           + "\n" for line in log.read_text().splitlines()))
+    noattn = _train(root / "noattn", "model.g_attn_res=[]", "model.d_attn_res=[]")
+    torch.manual_seed(0)
+    features = save_domain_extractor(DomainExtractor(DomainConfig(num_classes=10, resolution=16, width=4)),
+                                     root / "features")
+    return {"attn": attn, "old": old, "noattn": noattn, "features": features, "root": root}
+
+
+@pytest.mark.slow
+def test_measures_every_run_then_renders_markdown_from_the_json(runs, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SAHIT_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "attention_effect.json"
+    assert attention_effect.main([
+        "--run", f"quick={runs['attn']}", "--run", f"old={runs['old']}",
+        "--placement", f"attn={runs['attn']}", "--placement", f"noattn={runs['noattn']}",
+        "--features", str(runs["features"]), "--ref", "builtin", "--ref-n", "40", "--n", "20", "--stats-n", "4",
+        "--batch-size", "10", "--device", "cpu", "--json", str(out), "--grids", str(tmp_path / "docs"),
+    ]) == 0
+    payload = json.loads(out.read_text())
+    quick, old = payload["runs"]["quick"], payload["runs"]["old"]
+    assert quick["weight"]["source"] == "log.jsonl" and old["weight"]["source"] == "checkpoints"
+    layer = quick["ablation"]["layers"][0]
+    assert [p[0] for p in quick["weight"]["points"][f"attention/G/{layer}/gamma"]] == [1, 2, 3, 4]
+    assert [p[0] for p in old["weight"]["points"][f"attention/G/{layer}/gamma"]] == [2, 4]
+    d_keys = sorted(k for k in old["weight"]["points"] if k.startswith("attention/D/"))
+    assert d_keys and d_keys == sorted(k for k in quick["weight"]["points"] if k.startswith("attention/D/"))
+    # the checkpoint of step 4 holds the G and D the log measured at step 4, measured the same way
+    for key in (f"attention/G/{layer}/ratio", d_keys[0]):
+        assert old["weight"]["points"][key][-1][1] == pytest.approx(quick["weight"]["points"][key][-1][1], rel=1e-5)
+    assert quick["reach"]["layers"][0]["layer"] == layer
+    assert quick["ablation"]["arms"][1]["fid"] is not None and (tmp_path / "docs" / "attention-effect-quick.png").is_file()
+    placement = payload["placement"]
+    assert [s for s, _ in placement["attn"]["checkpoint_fid"]] == [2, 4]
+    assert placement["noattn"]["final_step"] == 4
+
+    capsys.readouterr()
+    assert attention_effect.main(["--markdown", "--json", str(out), "--grids", str(tmp_path / "docs")]) == 0
+    markdown = capsys.readouterr().out
+    for heading in ("## Attention's weight over training", "## Attention's reach", "## Knock-outs",
+                    "## Attention placement at equal steps"):
+        assert heading in markdown
+    assert f"`{layer}`" in markdown and "| final step | 4 | 4 |" in markdown
+    fid = quick["ablation"]["arms"][1]["fid_vs_intact"]
+    assert format(fid, ".4g") in markdown  # the tables are the JSON's numbers
+    assert (tmp_path / "docs" / "attention-effect-weight-quick.png").is_file()
+
+
+def test_arguments_and_missing_json_give_one_line(tmp_path, capsys):
+    assert attention_effect.main(["--json", str(tmp_path / "x.json")]) == 2
+    assert "nothing to measure" in capsys.readouterr().err
+    assert attention_effect.main(["--markdown", "--json", str(tmp_path / "x.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert attention_effect.main(["--run", "nameless", "--json", str(tmp_path / "x.json")]) == 2
+    assert "takes NAME=RUN" in capsys.readouterr().err
+    assert attention_effect.per_run(["a=x", "y"], ["a", "b"]) == {"a": "x", "b": "y"}

@@ -9,17 +9,22 @@ import sahit
 from sahit.explore.model import Explorer
 from sahit.layers.attention import SelfAttention2d
 from sahit.layers.multi_axis import CrossAttention, MultiAxisAttention
+from sahit.layers.normalization import ConditionalBatchNorm2d
 
 CLASS_NAMES = [f"shape-{k}" for k in range(10)]
 
 
 def sharpen_sagan(*nets: torch.nn.Module) -> None:
-    """gamma = 1 (untrained layers start at 0 and would add nothing, so a knock-out would change nothing)."""
+    """gamma = 1 (untrained layers start at 0 and would add nothing, so a knock-out would change nothing), and
+    distinct class gains and biases (untrained, every class would draw the same image)."""
     with torch.no_grad():
         for net in nets:
             for module in net.modules():
                 if isinstance(module, SelfAttention2d):
                     module.gamma.fill_(1.0)
+                if isinstance(module, ConditionalBatchNorm2d):
+                    module.gain.weight.normal_(1.0, 0.5)
+                    module.bias.weight.normal_(0.0, 0.5)
 
 
 @pytest.fixture(scope="session")

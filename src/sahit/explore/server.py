@@ -26,7 +26,7 @@ from .params import MAX_QUERY_CHARS, SEED_MAX, check_names, parse_float, parse_i
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING = 32  # model requests queued at once; more get 503
+MAX_PENDING = 64  # model requests waiting at once (a page asks for about 10 + its layers); more get 503
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 STATIC = {"index.html": "text/html", "explore.js": "text/javascript", "explore.css": "text/css"}
 SECURITY_HEADERS = {
@@ -191,6 +191,10 @@ async def _start(explorer: Explorer, host: str, port: int) -> tuple[web.AppRunne
 def serve(explorer: Explorer, host: str = "127.0.0.1", port: int = 8000,
           on_ready: Callable[[str], None] | None = None) -> None:
     """Serve ``explorer`` on ``host``:``port`` until interrupted; ``on_ready(url)`` once it listens."""
+    # aiohttp logs a traceback for every unparsable request line (it answers them 400 itself); the console
+    # stays quiet, as the handlers' own errors go through this module's logger.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
+
     async def main() -> None:
         runner, url = await _start(explorer, host, port)
         if on_ready is not None:

@@ -63,6 +63,7 @@ function refreshFocus() {
 }
 
 function refreshAll() {
+  writeHash();
   if (state.seed < state.gridStart || state.seed >= state.gridStart + GRID) state.gridStart = state.seed;
   refreshGrid();
   refreshFocus();
@@ -72,6 +73,7 @@ function refreshOverlays() {
   const box = $("overlays");
   if (!state.point) { box.replaceChildren(); return; }
   const [x, y] = state.point;
+  $("hint").textContent = `query pixel (${x}, ${y}): where it attends, per layer`;
   state.info.layers.forEach((layer) => {
     let figure = box.querySelector(`figure[data-layer="${layer.index}"]`);
     if (!figure) {
@@ -200,7 +202,7 @@ function wire() {
     const x = Math.min(r - 1, Math.max(0, Math.floor(event.offsetX * r / img.clientWidth)));
     const y = Math.min(r - 1, Math.max(0, Math.floor(event.offsetY * r / img.clientHeight)));
     state.point = [x, y];
-    $("hint").textContent = `query pixel (${x}, ${y})`;
+    writeHash();
     refreshOverlays();
   });
   $("interp-mode").addEventListener("change", () => {
@@ -215,11 +217,42 @@ function wire() {
   $("download").addEventListener("click", () => download().catch((e) => fail("download failed: " + e)));
 }
 
+// The state in the address (#cls=3&seed=5&truncation=1.00&off=0&x=12&y=6): a view can be bookmarked or shared.
+function writeHash() {
+  const p = imageParams(state.seed);
+  if (state.point) { p.set("x", String(state.point[0])); p.set("y", String(state.point[1])); }
+  history.replaceState(null, "", "#" + p.toString());
+}
+
+function readHash(info) {
+  const p = new URLSearchParams(location.hash.slice(1));
+  const int = (name, high) => {
+    const v = Number(p.get(name));
+    return p.has(name) && /^[0-9]+$/.test(p.get(name)) && v <= high ? v : null;
+  };
+  if (info.num_classes && int("cls", info.num_classes - 1) !== null) state.cls = int("cls", info.num_classes - 1);
+  if (int("seed", 2147483647) !== null) state.seed = int("seed", 2147483647);
+  const t = Number(p.get("truncation"));
+  if (p.has("truncation") && t > 0 && t <= 4) state.truncation = t;
+  const x = int("x", info.resolution - 1), y = int("y", info.resolution - 1);
+  if (x !== null && y !== null) state.point = [x, y];
+  const knockable = new Set(info.layers.filter((l) => l.knockable).map((l) => l.index));
+  (p.get("off") || "").split(",").filter((v) => knockable.has(Number(v)) && v !== "").forEach((v) => state.off.add(Number(v)));
+  $("cls").value = String(state.cls);
+  $("seed").value = String(state.seed);
+  $("use-truncation").checked = state.truncation !== null;
+  $("truncation").disabled = state.truncation === null;
+  if (state.truncation !== null) $("truncation").value = String(state.truncation);
+  $("truncation-value").textContent = state.truncation === null ? "none" : state.truncation.toFixed(2);
+  $("knockouts").querySelectorAll("input").forEach((box) => { box.checked = !state.off.has(Number(box.dataset.layer)); });
+}
+
 async function start() {
   const response = await fetch("/api/info");
   if (!response.ok) throw new Error("/api/info answered " + response.status);
   state.info = await response.json();
   buildControls(state.info);
+  readHash(state.info);
   wire();
   refreshAll();
   document.body.dataset.ready = "1";

@@ -76,9 +76,12 @@ def side_by_side(panels: list[np.ndarray]) -> np.ndarray:
 
 
 def _mark(panel: np.ndarray, x: float, y: float, scale: int) -> None:
-    """A ring (black outside, white inside) around pixel position (x, y) of ``panel``, in place."""
+    """A ring (white inside, black outside) around pixel position (x, y) of ``panel``, in place."""
     radius = max(3.0, 0.6 * scale)
-    yy, xx = np.mgrid[: panel.shape[0], : panel.shape[1]]
+    reach = int(radius + 3)
+    top, left = max(int(y) - reach, 0), max(int(x) - reach, 0)
+    window = panel[top:int(y) + reach + 1, left:int(x) + reach + 1]  # a view: only the ring's square is touched
+    yy, xx = np.mgrid[top:top + window.shape[0], left:left + window.shape[1]]
     distance = np.hypot(xx + 0.5 - x, yy + 0.5 - y)
-    panel[(distance >= radius) & (distance < radius + 1.5)] = 255
-    panel[(distance >= radius + 1.5) & (distance < radius + 2.5)] = 0
+    window[(distance >= radius) & (distance < radius + 1.5)] = 255
+    window[(distance >= radius + 1.5) & (distance < radius + 2.5)] = 0

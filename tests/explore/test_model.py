@@ -134,3 +134,15 @@ def test_load_explorer_from_a_run_and_an_export(tiny_run, tmp_path):
     assert load_explorer(str(tiny_run), discriminator=False).D is None
     with pytest.raises(FileNotFoundError):
         load_explorer(str(tiny_run / "missing"))
+
+
+def test_an_unconditional_generator():
+    import sahit
+
+    G, _ = sahit.build("quickstart", g_width=16, d_width=16, z_dim=16, num_classes=0)
+    explorer = Explorer(G.eval())
+    info = explorer.info()
+    assert info["num_classes"] == 0 and info["class_names"] == [] and info["attention_layers"] == ["attention.1"]
+    np.testing.assert_array_equal(explorer.sample_uint8(Query(None, 8, 2.0)), reference_uint8(G, None, 8, 2.0))
+    with pytest.raises(ValueError, match="cannot mix classes"):
+        explorer.interpolation(Query(None, 8, None), 0.5, to_cls=0)

@@ -1,7 +1,7 @@
 """The page in a real headless Chromium (Debian's ``chromium``), driven over the DevTools protocol.
 
 It loads with no console error; a class change and a pixel click update the images; a knock-out and the
-interpolation slider too; the download gives a PNG. Skipped without chromium, as the report's screenshot test.
+interpolation slider too; the download gives a PNG; a click on a sample enlarges it. Skipped without chromium, as the report's screenshot test.
 """
 
 import asyncio
@@ -129,6 +129,11 @@ async def drive(port, url, screenshot, downloads):
             while not list(downloads.glob("*.png")):
                 assert time.monotonic() < deadline, "no download"
                 await asyncio.sleep(0.1)
+            # A click on the third sample of the grid enlarges it (seed 2).
+            await cdp.js("document.querySelectorAll('#grid img')[2].click()")
+            await cdp.settle()
+            assert "seed=2" in await cdp.js("document.getElementById('enlarged').src")
+            assert await cdp.js("document.querySelectorAll('#grid img')[2].classList.contains('selected')")
             shot = await cdp.send("Page.captureScreenshot", format="png")
             screenshot.write_bytes(base64.b64decode(shot["data"]))
             return cdp.errors()

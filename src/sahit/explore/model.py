@@ -136,6 +136,8 @@ class Explorer:
         ``sahit interpolate``) or class ``to_cls`` (class weights mixed at fixed z, as ``--between``)."""
         if (to_seed is None) == (to_cls is None):
             raise ValueError("give exactly one of to_seed and to_cls")
+        if not 0 <= t <= 1:
+            raise ValueError(f"t must be in [0, 1], got {t}")
         G = self.G
         z = seed_latent(query.seed, G.z_dim, query.truncation)
         if to_seed is not None:
@@ -144,6 +146,8 @@ class Explorer:
         else:
             if not self.num_classes or not getattr(G, "soft_classes", False):
                 raise ValueError("this generator cannot mix classes: interpolate between seeds instead")
+            if not 0 <= to_cls < self.num_classes:
+                raise ValueError(f"to_cls must be within 0..{self.num_classes - 1}, got {to_cls}")
             ends = F.one_hot(torch.tensor([query.cls, to_cls]), self.num_classes).float()
             y = (1 - t) * ends[:1] + t * ends[1:]  # (1, K)
             z = z[None]

@@ -190,3 +190,23 @@ def test_host_header_must_be_loopback(server):
 
     assert asyncio.run(get("evil.example:80")) == 400  # a DNS-rebinding page cannot read the explorer
     assert asyncio.run(get("localhost")) == 200
+
+
+def test_hit_layers_over_http(hit_explorer):
+    with BackgroundServer(hit_explorer) as url:
+        layers = hit_explorer.layers
+        paths = [f"/api/attention.{ext}?cls=2&seed=5&layer={layer.index}&x=13&y=21"
+                 for layer in layers for ext in ("json", "png")]
+        paths.append(f"/api/sample.png?cls=2&seed=5&off={','.join(str(layer.index) for layer in layers)}")
+        results = fetch_all(url, paths)
+    assert all(status == 200 for status, _, _ in results)
+    for i, layer in enumerate(layers):
+        (_, _, body), (_, _, picture) = results[2 * i], results[2 * i + 1]
+        expected = hit_explorer.query_maps(Query(2, 5, None), layer.index, 13, 21)
+        got = json.loads(body)["maps"]
+        assert list(got) == list(layer.parts)  # regional and dilated, or cross
+        for part, array in expected.maps.items():
+            np.testing.assert_array_equal(np.array(got[part]), array)
+        assert png(picture).shape[1] == len(layer.parts) * 256 + (len(layer.parts) - 1) * 4
+    everything_off = Query(2, 5, None, tuple(layer.index for layer in layers))
+    np.testing.assert_array_equal(png(results[-1][2]), hit_explorer.sample_uint8(everything_off))

@@ -128,7 +128,7 @@ def _add_ablate_parser(subparsers: argparse._SubParsersAction) -> None:
         "Reports FID and intra-FID against the intact samples, class accuracy (domain extractor), FID against "
         "--ref if given, and writes JSON and a grid of intact against knocked-out samples.",
     )
-    p.add_argument("--run", required=True, help="run folder or export folder")
+    p.add_argument("--run", required=True, help="run folder, export folder, zoo:NAME or hf:ORG/NAME")
     p.add_argument("--layer", action="append", default=None, metavar="NAME",
                    help="knock out only these layers (module paths, as `sahit attention --stats` lists them); "
                    "repeatable; default every one")

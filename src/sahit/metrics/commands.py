@@ -344,11 +344,12 @@ def _reference(spec: str, resolution: int, extractor: Any, args: argparse.Namesp
 
 def _run_metrics_path(run: str) -> Path:
     """Where ``eval --run`` writes by default: the run folder, or the current folder for a zoo or hub model."""
-    from ..runs import is_packaged, run_folder
+    from ..runs import EXPORT, is_packaged
 
     if is_packaged(run):
         return Path.cwd() / f"metrics-{run.split(':', 1)[1].replace('/', '-')}.json"
-    return run_folder(run) / "metrics.json"
+    path = Path(run)  # not resolved: with --out, the run folder need not exist (a generator loaded otherwise)
+    return (path.parent if path.name == EXPORT else path) / "metrics.json"
 
 
 def _run_data(run: str) -> tuple[str, int]:

@@ -182,8 +182,6 @@ def fit_domain_extractor(
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     if len(dataset) < 2:  # type: ignore[arg-type]
         raise ValueError("the data set is empty or has a single image")
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be adam or sgd, got {optimizer!r}")
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
     config = DomainConfig(num_classes=num_classes, resolution=resolution, width=width, layout=layout)
@@ -198,11 +196,7 @@ def fit_domain_extractor(
         drop_last=True,
         generator=torch.Generator().manual_seed(seed),
     )
-    if optimizer == "sgd":
-        opt: torch.optim.Optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, nesterov=True,
-                                                     weight_decay=weight_decay)
-    else:
-        opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = _optimizer(optimizer, net, lr, weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.2)
     flips_and_crops = torch.Generator().manual_seed(seed + 1) if augment else None
     net.to(memory_format=torch.channels_last)  # about 2x faster convolutions on CPUs (oneDNN) and GPUs
@@ -226,21 +220,21 @@ def fit_domain_extractor(
     net.to(memory_format=torch.contiguous_format)  # evaluation as every extractor: the layout it was saved in
     extractor.eval()
     extractor.info = {
-        "data": data_name,
-        "steps": steps,
-        "batch_size": batch_size,
-        "lr": lr,
-        "seed": seed,
-        "layout": layout,
-        "augment": augment,
-        "optimizer": optimizer,
-        "weight_decay": weight_decay,
-        "precision": precision,
+        "data": data_name, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "layout": layout,
+        "augment": augment, "optimizer": optimizer, "weight_decay": weight_decay, "precision": precision,
         "final_loss": loss_value,
         "train_accuracy": correct / max(seen, 1),
         "seconds": round(time.perf_counter() - start, 1),
     }
     return extractor
+
+
+def _optimizer(name: str, net: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    if name == "sgd":
+        return torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be adam or sgd, got {name!r}")
 
 
 def flip_and_crop(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

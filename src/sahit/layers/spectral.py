@@ -97,6 +97,22 @@ def frozen_power_iteration(module: nn.Module) -> Iterator[None]:
                 sn._v.copy_(v)
 
 
+@contextlib.contextmanager
+def paused_power_iteration(module: nn.Module, paused: bool = True) -> Iterator[None]:
+    """Forward passes inside use the stored ``u, v`` without iterating (as in eval mode), the rest of
+    ``module`` staying in its mode. For micro-batches after the first of a step: every micro-batch then
+    normalises by the sigma the unsplit batch would have used. ``paused=False``: no change."""
+    norms = spectral_norms(module) if paused else []
+    modes = [sn.training for sn in norms]
+    for sn in norms:
+        sn.training = False
+    try:
+        yield
+    finally:
+        for sn, mode in zip(norms, modes):
+            sn.training = mode
+
+
 @torch.no_grad()
 def advance_power_iteration(module: nn.Module) -> None:
     """Run each layer's power iterations (``n_power_iterations``) on every spectrally normalised weight.

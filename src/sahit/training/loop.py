@@ -45,6 +45,7 @@ from ..runs import (
     write_text_atomic,
 )
 from .checkpoint import CheckpointError, CheckpointKeeper, latest_checkpoint, list_checkpoints
+from .accumulation import accumulated_d_grads, accumulated_g_grads
 from .config import TrainConfig
 from .cpu_memory import keep_freed_memory
 from .distributed import DistContext, local_rank
@@ -105,8 +106,9 @@ class Trainer:
         self.cfg, self.run_dir = cfg, Path(run_dir)
         self.device = select_device(cfg.device, local_rank())
         self.dist = DistContext.from_env(self.device)
-        if cfg.batch_size % self.dist.world:
-            raise TrainingError(f"batch_size {cfg.batch_size} does not divide evenly over {self.dist.world} processes")
+        if cfg.batch_size % (self.dist.world * cfg.accum_steps):
+            raise TrainingError(f"batch_size {cfg.batch_size} does not divide evenly over {self.dist.world} processes"
+                                + (f" x accum_steps={cfg.accum_steps}" if cfg.accum_steps > 1 else ""))
         self.amp_dtype = autocast_dtype(cfg.precision, self.device, model_config(cfg.model, **cfg.model_args))
         if self.device.type == "cpu":
             keep_freed_memory()
@@ -371,10 +373,18 @@ class Trainer:
             with torch.set_grad_enabled(keep_graph), self.autocast():
                 fake = self.G_run(z, y_fake)
             with_r1 = (self.step * cfg.n_dis + i) % cfg.r1_every == 0
+            if cfg.accum_steps > 1:
+                loss_d, stats = accumulated_d_grads(self, real, y_real, fake, y_fake, with_r1)
+                ok &= self._step(loss_d, self.D, self.opt_d, self.scaler_d)
+                continue
             loss_d, stats = self.d_loss(real, y_real, fake.detach(), y_fake, with_r1)
             ok &= self._update(loss_d, self.D, self.opt_d, self.scaler_d)
         if not ok:  # a non-finite D step: leave G alone too, the whole step is skipped
             return {"loss_d": loss_d.detach(), "loss_g": torch.full((), float("nan")), **stats, "ok": False}
+        if cfg.accum_steps > 1:
+            loss_g = accumulated_g_grads(self)
+            ok &= self._step(loss_g, self.G, self.opt_g, self.scaler_g)
+            return {"loss_d": loss_d.detach(), "loss_g": loss_g, **stats, "ok": ok}
         if not cfg.reuse_fake:
             z, y_fake = self.latents()
             with self.autocast():

@@ -44,13 +44,14 @@ from ..runs import (
     sample_noise,
     write_text_atomic,
 )
-from .checkpoint import CheckpointError, CheckpointKeeper, latest_checkpoint, list_checkpoints
 from .accumulation import accumulated_d_grads, accumulated_g_grads
+from .checkpoint import CheckpointError, CheckpointKeeper, latest_checkpoint, list_checkpoints
 from .config import TrainConfig
 from .cpu_memory import keep_freed_memory
 from .distributed import DistContext, local_rank
 from .ema import EMA
 from .evaluation import TrainingEvaluator
+from .finetune import adopt_source_model, apply_init, check_init_classes, load_init_source, trainable_d_parameters
 from .precision import autocast_dtype
 from .run_logger import RunLogger
 from .sampler import ResumableBatchSampler
@@ -109,6 +110,9 @@ class Trainer:
         if cfg.batch_size % (self.dist.world * cfg.accum_steps):
             raise TrainingError(f"batch_size {cfg.batch_size} does not divide evenly over {self.dist.world} processes"
                                 + (f" x accum_steps={cfg.accum_steps}" if cfg.accum_steps > 1 else ""))
+        self.init_source = load_init_source(cfg.init_from) if cfg.init_from else None
+        if self.init_source is not None:
+            adopt_source_model(cfg, self.init_source)
         self.amp_dtype = autocast_dtype(cfg.precision, self.device, model_config(cfg.model, **cfg.model_args))
         if self.device.type == "cpu":
             keep_freed_memory()
@@ -124,6 +128,8 @@ class Trainer:
         if cfg.data_in_memory:
             self.dataset = InMemory(self.dataset)
         adapt_num_classes(cfg, getattr(self.dataset, "num_classes", 0))
+        if self.init_source is not None:
+            check_init_classes(cfg, getattr(self.dataset, "num_classes", 0), self.init_source.config)
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         self.G, self.D = build(cfg.model, **cfg.model_args)
         self.G.to(self.device)
@@ -139,7 +145,7 @@ class Trainer:
         fused = self.device.type in ("cpu", "cuda")  # one kernel per step instead of one per tensor
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas_g), eps=cfg.adam_eps,
                                       fused=fused)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas_d), eps=cfg.adam_eps,
+        self.opt_d = torch.optim.Adam(trainable_d_parameters(self.D, cfg.freeze_d), lr=cfg.lr_d, betas=tuple(cfg.betas_d), eps=cfg.adam_eps,
                                       fused=fused)
         fp16 = self.amp_dtype == torch.float16
         self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=fp16)
@@ -192,6 +198,9 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "opt_g" not in state:
+            raise TrainingError(f"the checkpoint in {self.ckpt_dir} holds weights only (a converted model): "
+                                f"start a new run from it with init_from={self.run_dir}")
         try:
             for name, net in (("G", self.G), ("D", self.D), ("G_ema", self.ema.net)):
                 net.load_state_dict(state[name])
@@ -467,7 +476,7 @@ class Trainer:
                 self.keeper.save_best(self.state_dict(gather=False), self.step, record["fid"])
         return record["fid"]
 
-    def _handle_signal(self, signum: int, frame: Any) -> None:  # noqa: ARG002
+    def _handle_signal(self, signum: int, frame: Any) -> None:
         if self._signal is not None:  # second signal: give up waiting for the step to end
             raise KeyboardInterrupt
         self._signal = signum
@@ -513,6 +522,8 @@ class Trainer:
         """Create the run folder, resume from its newest checkpoint (True if there was one), store the config."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         resumed = self.resume()
+        if not resumed and self.init_source is not None:
+            apply_init(self, self.init_source)
         if self.dist.is_main:
             write_text_atomic(self.run_dir / CONFIG, yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
         return resumed

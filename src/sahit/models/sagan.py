@@ -100,6 +100,11 @@ class SAGANConfig:
             raise ValueError(f"init must be one of {SAGAN_INITS}, got {self.init!r}")
         if not isinstance(self.bn_momentum, (int, float)) or not 0 < self.bn_momentum <= 1:
             raise ValueError(f"bn_momentum must be in (0, 1], got {self.bn_momentum!r}")
+        if isinstance(self.bn_eps, str):  # YAML 1.1 reads 1e-4 (no dot) as a string: the user means the number
+            try:
+                self.bn_eps = float(self.bn_eps)
+            except ValueError:
+                pass
         if isinstance(self.bn_eps, bool) or not isinstance(self.bn_eps, (int, float)) or not self.bn_eps > 0:
             raise ValueError(f"bn_eps must be a positive number, got {self.bn_eps!r}")
         if self.cbn_spectral_norm not in CBN_SPECTRAL_NORM:

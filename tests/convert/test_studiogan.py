@@ -164,6 +164,13 @@ def test_cli_converts_and_reports_one_line_errors(tmp_path, capsys):
     assert main(["convert", "studiogan", str(bad), "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("sahit convert: error:") and "\n" not in err
+    odd = tmp_path / "odd" / "model=G-best-weights-step=5.pth"
+    odd.parent.mkdir()
+    torch.save({"state_dict": {"linear0.weight_orig": torch.zeros(64, 8), "blocks.0.0.bn1.bn.running_mean":
+                               torch.zeros(4)}}, odd)
+    assert main(["convert", "studiogan", str(odd.parent), "--out", str(tmp_path / "y")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no entry 'blocks.0.0.conv2d1.weight_orig'" in err and "\n" not in err
 
 
 class _Evil:
@@ -205,6 +212,9 @@ def test_unsupported_layouts_name_the_problem():
     no_sn = {k.replace("weight_orig", "weight"): v for k, v in g.items() if not k.endswith(("_u", "_v"))}
     with pytest.raises(ValueError, match="without spectral norm"):
         studiogan_config(no_sn, d)
+    biggan_like = {**g, "shared.weight": torch.zeros(3, 5)}  # shared embedding of 5, gain layers take 3 inputs
+    with pytest.raises(ValueError, match="take 3 inputs, not the shared embedding's 5"):
+        generator_state(biggan_like, "shared")
     with pytest.raises(ValueError, match="linear2"):  # a classifier head (d_cond_mtd AC), not projection
         discriminator_state({**d, "linear2.weight_orig": torch.zeros(3, 8)})
     # D: block 0 (16x16), attention, blocks 2, 3 (8x8). Attention after D's second 8x8 block instead: sahit's D

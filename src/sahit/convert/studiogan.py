@@ -213,6 +213,10 @@ def _cbn_entry(prefix: str, rest: str, value: torch.Tensor, cbn: str) -> dict[st
 def _folded_shared_tables(state: dict[str, torch.Tensor], names: dict[int, str]) -> dict[str, torch.Tensor]:
     """StudioGAN Jan-Mar 2022: gain(y) = 1 + W_sn shared[y] -> plain tables 1 + shared W_sn^T and shared W_sn^T."""
     shared = state["shared.weight"]  # (K, z_dim)
+    inputs = state["blocks.0.0.bn1.gain.weight_orig"].shape[1]
+    if inputs != shared.shape[1]:
+        raise LayoutError(f"the class-table layers take {inputs} inputs, not the shared embedding's {shared.shape[1]} "
+                          f"(BigGAN's hierarchical z?): not {SUPPORTED}")
     out = {}
     for j, prefix in names.items():
         for bn in ("bn1", "bn2"):
@@ -268,6 +272,23 @@ def _load_strict(net: torch.nn.Module, state: dict[str, torch.Tensor], what: str
         raise LayoutError(f"{what} does not fit sahit's SAGAN: {detail[:300]}; supported: {SUPPORTED}") from None
 
 
+def _build_and_load(states: dict[str, dict], files: dict[str, Path], studiogan_sampling: bool) -> dict[str, Any]:
+    """sahit's G (D, G_ema where given) with StudioGAN's weights, loaded strictly."""
+    config = studiogan_config(states["G"], states.get("D"), studiogan_sampling)
+    cbn = _cbn_format(states["G"])
+    G, D = build("sagan", **config)
+    _load_strict(G, generator_state(states["G"], cbn), str(files["G"]))
+    nets: dict[str, Any] = {"G": G}
+    if "G_ema" in states:
+        G_ema, _ = build("sagan", **config)
+        _load_strict(G_ema, generator_state(states["G_ema"], cbn), str(files["G_ema"]))
+        nets["G_ema"] = G_ema
+    if "D" in states:
+        _load_strict(D, discriminator_state(states["D"]), str(files["D"]))
+        nets["D"] = D
+    return nets
+
+
 def convert_studiogan(paths: list[str | Path] | str | Path, out: str | Path, when: str | None = None,
                       studiogan_sampling: bool = False) -> dict[str, Any]:
     """Convert a StudioGAN SAGAN run (its folder, or its G / D / G_ema files) into a sahit run folder ``out``.
@@ -283,18 +304,13 @@ def convert_studiogan(paths: list[str | Path] | str | Path, out: str | Path, whe
 
     files = find_checkpoints([paths] if isinstance(paths, (str, Path)) else list(paths), when)
     states = {role: _strip(read_checkpoint(path)["state_dict"]) for role, path in files.items()}
-    config = studiogan_config(states["G"], states.get("D"), studiogan_sampling)
+    try:
+        nets = _build_and_load(states, files, studiogan_sampling)
+    except KeyError as exc:  # a layer the layout needs is not in the file
+        raise LayoutError(f"{files['G'].parent}: no entry {exc} where StudioGAN's SAGAN has one; "
+                          f"supported: {SUPPORTED}") from None
+    G, D = nets["G"], nets.get("D")
     cbn = _cbn_format(states["G"])
-    G, D = build("sagan", **config)
-    nets = {"G": G}
-    _load_strict(G, generator_state(states["G"], cbn), str(files["G"]))
-    if "G_ema" in states:
-        G_ema, _ = build("sagan", **config)
-        _load_strict(G_ema, generator_state(states["G_ema"], cbn), str(files["G_ema"]))
-        nets["G_ema"] = G_ema
-    if "D" in states:
-        _load_strict(D, discriminator_state(states["D"]), str(files["D"]))
-        nets["D"] = D
     out = Path(out)
     step = step_of(files["G"])
     export = save_generator(out / EXPORT, G.eval(), nets["G_ema"].eval() if "G_ema" in nets else None)

@@ -109,3 +109,21 @@ def test_init_from_converted_studiogan_run(tmp_path, image_folder, single_thread
     with pytest.raises(Exception, match="holds weights only"):
         Trainer(config_from_dict({**TINY, "model": "sagan-cifar10", "model_args": dict(t.cfg.model_args),
                                   "data": str(data)}), converted).resume()
+
+
+def test_class_rows_pick_spectral_norms_vector_over_classes(single_thread):
+    """With as many channels as classes, the vector over classes is found by the norm's dim, not by its size."""
+    from sahit.models import build
+    from sahit.training.finetune import transplant
+
+    G, D = build("sagan", resolution=32, g_width=8, d_width=8, num_classes=8, cbn_spectral_norm="linear")
+    G2, D2 = build("sagan", resolution=32, g_width=8, d_width=8, num_classes=2, cbn_spectral_norm="linear")
+    transplant(G2, G.state_dict(), [3, 5], "G")
+    transplant(D2, D.state_dict(), [3, 5], "D")
+    gain, new = "blocks.0.bn1.gain.parametrizations.weight", G2.state_dict()
+    assert torch.equal(new[f"{gain}.original"], G.state_dict()[f"{gain}.original"][[3, 5]])
+    assert torch.equal(new[f"{gain}.0._u"], G.state_dict()[f"{gain}.0._u"])  # over channels (dim 1): kept
+    assert torch.allclose(new[f"{gain}.0._v"].norm(), torch.tensor(1.0))  # over classes: picked, renormalised
+    embed = "embed.parametrizations.weight"
+    assert torch.equal(D2.state_dict()[f"{embed}.0._v"], D.state_dict()[f"{embed}.0._v"])  # over channels
+    assert D2.state_dict()[f"{embed}.0._u"].shape == (2,)

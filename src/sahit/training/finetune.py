@@ -85,14 +85,23 @@ def class_tables(net: nn.Module) -> list[str]:
     return [name for name, m in net.named_modules() if isinstance(m, nn.Embedding)]
 
 
-def _class_rows(name: str, key: str, value: torch.Tensor, rows: list[int], old_classes: int) -> torch.Tensor:
-    """The entry ``key`` of class table ``name`` with only ``rows`` of the old classes (spectral norm's
-    vector over classes renormalised)."""
-    leaf = key[len(name) + 1:]
-    if value.dim() == 0 or value.shape[0] != old_classes:
-        return value  # spectral norm's vector over channels
-    picked = value[rows]
-    return F.normalize(picked, dim=0, eps=1e-12) if leaf.endswith(("_u", "_v")) else picked
+def _class_vector(net: nn.Module, table: str) -> str | None:
+    """Which of spectral norm's vectors of class table ``table`` runs over the classes: "_u" when the table's
+    rows (classes) are the normalised matrix's rows (dim 0), "_v" when its columns are (dim 1); None without."""
+    parametrizations = getattr(net.get_submodule(table), "parametrizations", None)
+    if parametrizations is None:
+        return None
+    return "_u" if parametrizations.weight[0].dim == 0 else "_v"
+
+
+def _class_rows(leaf: str, value: torch.Tensor, rows: list[int], class_vector: str | None) -> torch.Tensor:
+    """Entry ``leaf`` of a class table with only ``rows`` of the old classes: the table's rows, and spectral
+    norm's vector over classes (renormalised); its vector over channels stays."""
+    if leaf in ("weight", "parametrizations.weight.original"):
+        return value[rows]
+    if class_vector is not None and leaf.endswith(class_vector):
+        return F.normalize(value[rows], dim=0, eps=1e-12)
+    return value
 
 
 def transplant(net: nn.Module, state: dict[str, torch.Tensor], init_classes: Any, what: str) -> None:
@@ -119,7 +128,8 @@ def transplant(net: nn.Module, state: dict[str, torch.Tensor], init_classes: Any
             if bad:
                 raise ValueError(f"init_classes {init_classes}: the source model has {old_classes} classes "
                                  f"(0..{old_classes - 1}), no class {bad[0]}")
-            source = _class_rows(table_of[key], key, source, init_classes, old_classes)
+            table = table_of[key]
+            source = _class_rows(key[len(table) + 1:], source, init_classes, _class_vector(net, table))
         if source.shape != value.shape:
             raise ValueError(f"{what}: layer {key} has shape {tuple(source.shape)} in the source and "
                              f"{tuple(value.shape)} in this run's model")

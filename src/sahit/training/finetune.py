@@ -71,13 +71,12 @@ def adopt_source_model(cfg: TrainConfig, source: InitSource) -> None:
 
 def check_init_classes(cfg: TrainConfig, data_classes: int, source_config: dict[str, Any]) -> None:
     """The run's classes against the source's: the same number unless ``init_classes`` says how to map them."""
-    classes = cfg.model_args.get("num_classes", 0)
     old = source_config.get("num_classes", 0)
     if cfg.init_classes is None and old and data_classes != old:
         raise ConfigError(f"the data has {data_classes} classes and init_from's model {old}: set init_classes=reinit "
                           f"or init_classes=[...] (for each new class, the old class it starts from)")
-    if isinstance(cfg.init_classes, list) and len(cfg.init_classes) != classes:
-        raise ConfigError(f"init_classes lists {len(cfg.init_classes)} old classes for {classes} new ones")
+    if isinstance(cfg.init_classes, list) and len(cfg.init_classes) != data_classes:
+        raise ConfigError(f"init_classes lists {len(cfg.init_classes)} old classes for the data's {data_classes}")
 
 
 def class_tables(net: nn.Module) -> list[str]:

@@ -127,9 +127,9 @@ class Trainer:
         )
         if cfg.data_in_memory:
             self.dataset = InMemory(self.dataset)
-        adapt_num_classes(cfg, getattr(self.dataset, "num_classes", 0))
         if self.init_source is not None:
             check_init_classes(cfg, getattr(self.dataset, "num_classes", 0), self.init_source.config)
+        adapt_num_classes(cfg, getattr(self.dataset, "num_classes", 0))
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         self.G, self.D = build(cfg.model, **cfg.model_args)
         self.G.to(self.device)

@@ -48,8 +48,9 @@ def bar_chart(payload: dict[str, Any], path: Path) -> Path:
     arms = payload["arms"]
     names = list(arms)
     metrics = metrics_of(payload)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 + 0.55 * len(names) * len(metrics), 3.4), dpi=100)
-    for ax, metric in zip(axes, metrics):
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 + 0.55 * len(names) * len(metrics), 3.4), dpi=100,
+                             squeeze=False)  # one metric (experiments/finetune.py) still gives a row of axes
+    for ax, metric in zip(axes[0], metrics):
         title = FORMATS.get(metric, (metric, metric, 3))[1]
         for i, name in enumerate(names):
             values = _values(arms[name], metric)

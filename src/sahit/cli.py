@@ -14,7 +14,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 # Subcommand modules: each has register(subparsers). Optional ones may be absent.
-COMMAND_MODULES = ("sahit.metrics.commands", "sahit.viz.commands", "sahit.data.commands", "sahit.explore.commands")
+COMMAND_MODULES = ("sahit.metrics.commands", "sahit.viz.commands", "sahit.data.commands", "sahit.explore.commands",
+                   "sahit.convert.commands")
 
 
 class Parser(argparse.ArgumentParser):

@@ -14,11 +14,13 @@ class GeneratorBlock(nn.Module):
     """BN/CBN -> ReLU -> nearest x2 -> 3x3 -> BN/CBN -> ReLU -> 3x3, plus x2 -> 1x1 shortcut."""
 
     def __init__(self, c_in: int, c_out: int, num_classes: int, sn: SpectralNormFactory,
-                 bn_momentum: float = 0.1) -> None:
+                 bn_momentum: float = 0.1, bn_eps: float = 1e-5, cbn_spectral_norm_dim: int | None = None) -> None:
         super().__init__()
-        self.bn1 = batch_norm_2d(c_in, num_classes, bn_momentum)
+        cbn = ({"spectral_norm_dim": cbn_spectral_norm_dim, "n_power_iterations": sn.n_power_iterations,
+                "init": sn.init} if num_classes > 0 and cbn_spectral_norm_dim is not None else {})
+        self.bn1 = batch_norm_2d(c_in, num_classes, bn_momentum, bn_eps, **cbn)
         self.conv1 = sn.conv(c_in, c_out, 3)
-        self.bn2 = batch_norm_2d(c_out, num_classes, bn_momentum)
+        self.bn2 = batch_norm_2d(c_out, num_classes, bn_momentum, bn_eps, **cbn)
         self.conv2 = sn.conv(c_out, c_out, 3)
         self.shortcut = sn.conv(c_in, c_out, 1)
 
@@ -35,15 +37,19 @@ class DiscriminatorBlock(nn.Module):
 
     ``optimized=True`` is SNGAN's first block: no activation before the first conv, and the
     shortcut pools before its 1x1 conv. A shortcut conv exists only where channels change or
-    the block downsamples.
+    the block downsamples. ``shortcut_relu=True`` (non-optimized blocks): the shortcut sees relu(x),
+    as in StudioGAN, whose in-place ReLU overwrites the input it kept for the shortcut; the official
+    SAGAN code's shortcut sees x.
     """
 
     def __init__(
-        self, c_in: int, c_out: int, downsample: bool, sn: SpectralNormFactory, optimized: bool = False
+        self, c_in: int, c_out: int, downsample: bool, sn: SpectralNormFactory, optimized: bool = False,
+        shortcut_relu: bool = False,
     ) -> None:
         super().__init__()
         self.downsample = downsample
         self.optimized = optimized
+        self.shortcut_relu = shortcut_relu and not optimized
         self.conv1 = sn.conv(c_in, c_out, 3)
         self.conv2 = sn.conv(c_out, c_out, 3)
         self.shortcut = sn.conv(c_in, c_out, 1) if (c_in != c_out or downsample) else None
@@ -52,6 +58,8 @@ class DiscriminatorBlock(nn.Module):
         return F.avg_pool2d(x, 2) if self.downsample else x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.shortcut_relu:
+            x = F.relu(x)
         h = x if self.optimized else F.relu(x)
         h = self.conv2(F.relu(self.conv1(h)))
         h = self._pool(h)

@@ -7,11 +7,14 @@ all-reduce of per-channel sums, so it works with gloo on the CPU too.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from .embedding import embed_classes
+from .spectral import init_weight, maybe_spectral_norm
 
 
 def sync_batch_norm(x: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
@@ -76,9 +79,14 @@ class ConditionalBatchNorm2d(nn.Module):
     initialisation it equals plain BN. ``y`` may also be class weights (B, K): gain and bias
     are then the weighted mix of the classes' (see :func:`embed_classes`). The embeddings are not spectrally normalised
     (as in BigGAN-PyTorch): normalising an all-ones gain table would shrink it far below 1.
+
+    ``spectral_norm_dim`` (0 or 1) is StudioGAN's form instead: ``gain = 1 + E_gain[y]`` with spectrally
+    normalised tables, initialised by ``init``; dim 0 normalises the (K, C) table (its ``embed0/embed1``,
+    before 2022-01-25), dim 1 its transpose (C, K), the weight of its linear layers on one-hot y (since 2022-03-06).
     """
 
-    def __init__(self, num_features: int, num_classes: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
+    def __init__(self, num_features: int, num_classes: int, eps: float = 1e-5, momentum: float = 0.1,
+                 spectral_norm_dim: int | None = None, n_power_iterations: int = 1, init: str = "orthogonal") -> None:
         super().__init__()
         if num_classes < 1:
             raise ValueError(f"ConditionalBatchNorm2d needs num_classes >= 1, got {num_classes}")
@@ -86,11 +94,20 @@ class ConditionalBatchNorm2d(nn.Module):
         self.bn = SyncableBatchNorm2d(num_features, eps=eps, momentum=momentum, affine=False)
         self.gain = nn.Embedding(num_classes, num_features)
         self.bias = nn.Embedding(num_classes, num_features)
-        nn.init.ones_(self.gain.weight)
-        nn.init.zeros_(self.bias.weight)
+        self.gain_offset = 0.0 if spectral_norm_dim is None else 1.0
+        if spectral_norm_dim is None:
+            nn.init.ones_(self.gain.weight)
+            nn.init.zeros_(self.bias.weight)
+        else:
+            for table in (self.gain, self.bias):
+                init_weight(table.weight, init)
+            self.gain = maybe_spectral_norm(self.gain, True, n_power_iterations, dim=spectral_norm_dim)
+            self.bias = maybe_spectral_norm(self.bias, True, n_power_iterations, dim=spectral_norm_dim)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         gain = embed_classes(self.gain, y)[:, :, None, None]  # (B, C, 1, 1)
+        if self.gain_offset:
+            gain = gain + self.gain_offset
         bias = embed_classes(self.bias, y)[:, :, None, None]
         return torch.addcmul(bias, self.bn(x), gain)
 
@@ -102,12 +119,14 @@ class BatchNorm2d(SyncableBatchNorm2d):
         return super().forward(x)
 
 
-def batch_norm_2d(num_features: int, num_classes: int, momentum: float = 0.1) -> nn.Module:
+def batch_norm_2d(num_features: int, num_classes: int, momentum: float = 0.1, eps: float = 1e-5,
+                  **cbn_args: Any) -> nn.Module:
     """Conditional batch norm when ``num_classes > 0``, plain batch norm otherwise.
 
     ``momentum`` is torch's (the weight of the new batch in the running statistics): 0.001 is the
     official SAGAN code's conditional batch norm (TF decay 0.999), 0.1 torch's and BigGAN's default.
+    ``eps``: 1e-5 is torch's, 1e-4 StudioGAN's. ``cbn_args`` go to :class:`ConditionalBatchNorm2d`.
     """
     if num_classes > 0:
-        return ConditionalBatchNorm2d(num_features, num_classes, momentum=momentum)
-    return BatchNorm2d(num_features, momentum=momentum)
+        return ConditionalBatchNorm2d(num_features, num_classes, eps=eps, momentum=momentum, **cbn_args)
+    return BatchNorm2d(num_features, eps=eps, momentum=momentum)

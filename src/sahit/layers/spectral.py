@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import Iterator
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import _SpectralNorm
 from torch.nn.utils.parametrizations import spectral_norm as _torch_spectral_norm
@@ -23,22 +24,53 @@ SN_EPS = 1e-6
 
 
 class _Float32SpectralNorm(_SpectralNorm):
-    """torch's spectral norm with autocast switched off: power iteration and sigma stay in float32."""
+    """torch's spectral norm with autocast switched off: power iteration and sigma stay in float32.
+
+    ``iterate_in_eval = True`` runs the power iteration in eval mode too (and keeps its ``u, v``), as
+    StudioGAN's sampling does: its ``prepare_generator`` puts G in eval mode, then its conv, linear and
+    embedding layers back in train mode, so every sampling call advances their spectral norms once. That
+    iteration takes the order of torch's older hook (``torch.nn.utils.spectral_norm``, which StudioGAN uses:
+    v from u, then u from v); the parametrization's own goes u from v, then v from u.
+    """
+
+    iterate_in_eval: bool = False
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=weight.device.type, enabled=False):
+            if self.iterate_in_eval and not self.training and weight.ndim > 1:
+                self._hook_order_power_iteration(self._reshape_weight_to_matrix(weight.detach()))
             return super().forward(weight)
 
+    @torch.no_grad()
+    def _hook_order_power_iteration(self, weight_mat: torch.Tensor) -> None:
+        for _ in range(self.n_power_iterations):
+            F.normalize(torch.mv(weight_mat.t(), self._u), dim=0, eps=self.eps, out=self._v)
+            F.normalize(torch.mv(weight_mat, self._v), dim=0, eps=self.eps, out=self._u)
 
-def maybe_spectral_norm(module: nn.Module, enabled: bool = True, n_power_iterations: int = 1) -> nn.Module:
-    """Wrap ``module`` (conv, linear or embedding) with spectral normalization if ``enabled``."""
+
+def maybe_spectral_norm(module: nn.Module, enabled: bool = True, n_power_iterations: int = 1,
+                        dim: int | None = None) -> nn.Module:
+    """Wrap ``module`` (conv, linear or embedding) with spectral normalization if ``enabled``.
+
+    ``dim``: the weight's dimension that becomes the rows of the normalised matrix (torch's default:
+    0, or 1 for transposed convs); ``dim=1`` on an embedding (K, C) normalises its transpose (C, K), the
+    weight of a linear layer on one-hot classes, with that layer's power iteration.
+    """
     if not enabled:
         return module
     if n_power_iterations < 1:
         raise ValueError(f"n_power_iterations must be >= 1, got {n_power_iterations}")
-    module = _torch_spectral_norm(module, n_power_iterations=n_power_iterations, eps=SN_EPS)
+    module = _torch_spectral_norm(module, n_power_iterations=n_power_iterations, eps=SN_EPS, dim=dim)
     module.parametrizations.weight[0].__class__ = _Float32SpectralNorm
     return module
+
+
+def set_eval_power_iteration(module: nn.Module, enabled: bool = True) -> int:
+    """Make every spectral norm inside ``module`` run its power iteration in eval mode too; returns how many."""
+    norms = spectral_norms(module)
+    for sn in norms:
+        sn.iterate_in_eval = enabled
+    return len(norms)
 
 
 def spectral_norms(module: nn.Module) -> list[_SpectralNorm]:
@@ -63,6 +95,22 @@ def frozen_power_iteration(module: nn.Module) -> Iterator[None]:
             for sn, (u, v) in zip(norms, saved):
                 sn._u.copy_(u)
                 sn._v.copy_(v)
+
+
+@contextlib.contextmanager
+def paused_power_iteration(module: nn.Module, paused: bool = True) -> Iterator[None]:
+    """Forward passes inside use the stored ``u, v`` without iterating (as in eval mode), the rest of
+    ``module`` staying in its mode. For micro-batches after the first of a step: every micro-batch then
+    normalises by the sigma the unsplit batch would have used. ``paused=False``: no change."""
+    norms = spectral_norms(module) if paused else []
+    modes = [sn.training for sn in norms]
+    for sn in norms:
+        sn.training = False
+    try:
+        yield
+    finally:
+        for sn, mode in zip(norms, modes):
+            sn.training = mode
 
 
 @torch.no_grad()

@@ -21,7 +21,13 @@ from torch import nn
 from ..layers.attention import SelfAttention2d
 from ..layers.blocks import DiscriminatorBlock, GeneratorBlock
 from ..layers.normalization import BatchNorm2d
-from ..layers.spectral import INITS, SpectralNormFactory, init_weight, maybe_spectral_norm
+from ..layers.spectral import (
+    INITS,
+    SpectralNormFactory,
+    init_weight,
+    maybe_spectral_norm,
+    set_eval_power_iteration,
+)
 from .base import Discriminator, Generator
 from .registry import Family, register_family, register_preset
 
@@ -43,6 +49,10 @@ D_ARCH: dict[int, tuple[list[int], list[bool]]] = {
     256: ([1, 2, 4, 8, 8, 16, 16], [True] * 6 + [False]),
 }
 ATTN_BLOCKS = ("attention", "residual")
+# Conditional batch norm's class tables: plain (gain starts at 1), or StudioGAN's spectrally normalised forms
+# (gain = 1 + table): "embedding" normalises the (K, C) table, "linear" its (C, K) transpose (see
+# ConditionalBatchNorm2d). The value is the spectral norm's dim on the (K, C) table.
+CBN_SPECTRAL_NORM = {"none": None, "embedding": 0, "linear": 1}
 # "orthogonal_blocks": orthogonal in the residual blocks and linear layers, PyTorch's default in the
 # attention layers: sahit 0.1.0's initialisation, kept by the CPU-sized quickstart preset.
 SAGAN_INITS = (*INITS, "orthogonal_blocks")
@@ -69,6 +79,12 @@ class SAGANConfig:
     attn_block: str = "attention"  # "residual": a parameter-matched residual block in attention's place
     init: str = "xavier"  # xavier (official code) | orthogonal (StudioGAN, BigGAN default) | orthogonal_blocks
     bn_momentum: float = 0.001  # G's batch-norm running statistics (official CBN: TF decay 0.999; torch: 0.1)
+    # Options for importing StudioGAN's SAGAN exactly (sahit convert studiogan); the defaults are the official code's.
+    bn_eps: float = 1e-5  # G's batch norms: torch's 1e-5 (StudioGAN: 1e-4)
+    cbn_spectral_norm: str = "none"  # none | embedding | linear: StudioGAN's CBN forms (ConditionalBatchNorm2d)
+    d_shortcut_relu: bool = False  # D blocks' shortcut sees relu(x) (StudioGAN's in-place ReLU); official code: x
+    g_eval_power_iteration: bool = False  # G's spectral norms iterate once per call in eval mode (StudioGAN sampling)
+    g_arch: list[int] | None = None  # G's width multipliers: 4x4 input, then each block (None: G_ARCH[resolution])
 
     def __post_init__(self) -> None:
         if self.resolution not in G_ARCH:
@@ -85,6 +101,22 @@ class SAGANConfig:
             raise ValueError(f"init must be one of {SAGAN_INITS}, got {self.init!r}")
         if not isinstance(self.bn_momentum, (int, float)) or not 0 < self.bn_momentum <= 1:
             raise ValueError(f"bn_momentum must be in (0, 1], got {self.bn_momentum!r}")
+        if isinstance(self.bn_eps, str):  # YAML 1.1 reads 1e-4 (no dot) as a string: the user means the number
+            try:
+                self.bn_eps = float(self.bn_eps)
+            except ValueError:
+                pass
+        if isinstance(self.bn_eps, bool) or not isinstance(self.bn_eps, (int, float)) or not self.bn_eps > 0:
+            raise ValueError(f"bn_eps must be a positive number, got {self.bn_eps!r}")
+        if self.cbn_spectral_norm not in CBN_SPECTRAL_NORM:
+            raise ValueError(f"cbn_spectral_norm must be one of {tuple(CBN_SPECTRAL_NORM)}, got {self.cbn_spectral_norm!r}")
+        if self.g_arch is not None:
+            n = len(G_ARCH[self.resolution])
+            if (not isinstance(self.g_arch, (list, tuple)) or len(self.g_arch) != n
+                    or not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in self.g_arch)):
+                raise ValueError(f"g_arch must be {n} positive integers at {self.resolution} px (4x4 input, then "
+                                 f"each block; default {G_ARCH[self.resolution]}), got {self.g_arch!r}")
+            self.g_arch = list(self.g_arch)
         if self.attn_block not in ATTN_BLOCKS:
             raise ValueError(f"attn_block must be one of {ATTN_BLOCKS}, got {self.attn_block!r}")
         if self.attn_res is not None:
@@ -195,17 +227,20 @@ class SAGANGenerator(Generator):
         self.config = cfg.to_dict()
         self.z_dim, self.num_classes, self.resolution = cfg.z_dim, cfg.num_classes, cfg.resolution
         sn = SpectralNormFactory(cfg.g_spectral_norm, cfg.n_power_iterations, _block_init(cfg))
-        widths = [cfg.g_width * m for m in G_ARCH[cfg.resolution]]
+        widths = [cfg.g_width * m for m in (cfg.g_arch or G_ARCH[cfg.resolution])]
         self.bottom_channels = widths[0]
         self.linear = sn.linear(cfg.z_dim, BOTTOM * BOTTOM * widths[0])
         self.blocks = nn.ModuleList()
         self.attention = nn.ModuleDict()  # keyed by block index, so names show where they act
         for i, (c_in, c_out) in enumerate(itertools.pairwise(widths)):
-            self.blocks.append(GeneratorBlock(c_in, c_out, cfg.num_classes, sn, cfg.bn_momentum))
+            self.blocks.append(GeneratorBlock(c_in, c_out, cfg.num_classes, sn, cfg.bn_momentum, cfg.bn_eps,
+                                              CBN_SPECTRAL_NORM[cfg.cbn_spectral_norm]))
             if BOTTOM * 2 ** (i + 1) in cfg.g_attn_res:
                 self.attention[str(i)] = _attention(c_out, cfg, cfg.g_spectral_norm)
-        self.out_bn = BatchNorm2d(widths[-1], momentum=cfg.bn_momentum)
+        self.out_bn = BatchNorm2d(widths[-1], eps=cfg.bn_eps, momentum=cfg.bn_momentum)
         self.out_conv = sn.conv(widths[-1], 3, 3)
+        if cfg.g_eval_power_iteration:
+            set_eval_power_iteration(self)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if z.dim() != 2 or z.shape[1] != self.z_dim:
@@ -233,7 +268,8 @@ class SAGANDiscriminator(Discriminator):
         for i, (c_in, c_out, down, size) in enumerate(
             zip(widths[:-1], widths[1:], downsample, discriminator_sizes(cfg.resolution))
         ):
-            self.blocks.append(DiscriminatorBlock(c_in, c_out, down, sn, optimized=(i == 0)))
+            self.blocks.append(DiscriminatorBlock(c_in, c_out, down, sn, optimized=(i == 0),
+                                                  shortcut_relu=cfg.d_shortcut_relu))
             if size in cfg.d_attn_res and not any(
                 s == size for s in discriminator_sizes(cfg.resolution)[:i]
             ):  # once per size, after the first block that reaches it

@@ -63,6 +63,9 @@ class TrainConfig:
     data_in_memory: bool = False  # keep decoded images in memory after their first read (not with data_crop=random)
     steps: int = 10_000  # generator updates
     batch_size: int = 64  # global batch, split across processes
+    # each process's share of the batch in this many micro-batches, gradients summed (BigGAN's
+    # num_D_accumulations): less memory, the same D gradient; G's batch norm sees micro-batches in the G step
+    accum_steps: int = 1
     seed: int = 0
     n_dis: int = 1  # D steps per G step
     loss: str = "hinge"
@@ -122,6 +125,13 @@ class TrainConfig:
     max_bad_steps: int = 20  # consecutive non-finite steps before rolling back
     max_rollbacks: int = 3
     progress: bool = True
+    # Fine-tuning (docs/starting-from-a-model.md): start at step 0 with fresh optimisers from the G, EMA and D
+    # of a run folder, an export (G and EMA only), zoo:NAME or hf:ID ("" = random initialisation)
+    init_from: str = ""
+    # when the new data has other classes: null keeps the source's class rows (same number of classes needed),
+    # "reinit" draws fresh ones, or a list of the source's class indices, one per new class ([3, 5])
+    init_classes: Any = None
+    freeze_d: int = 0  # FreezeD: D's first K blocks (and attention among them) are not trained
 
     def __post_init__(self) -> None:
         validate(self)
@@ -135,7 +145,7 @@ def _field_types() -> dict[str, Any]:
 
 
 def validate(cfg: TrainConfig) -> None:
-    positive_int = ("steps", "batch_size", "n_dis", "r1_every", "ckpt_every", "keep_ckpts", "sample_every",
+    positive_int = ("steps", "batch_size", "accum_steps", "n_dis", "r1_every", "ckpt_every", "keep_ckpts", "sample_every",
                     "sample_cols", "log_every", "eval_n", "max_bad_steps", "data_length")
     for name in positive_int:
         value = getattr(cfg, name)
@@ -173,6 +183,16 @@ def validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {getattr(cfg, name)!r}")
     if cfg.update == "simultaneous" and cfg.n_dis != 1:
         raise ConfigError(f"update=simultaneous updates G and D from one pass: it needs n_dis=1, got {cfg.n_dis}")
+    if cfg.batch_size % cfg.accum_steps:
+        raise ConfigError(f"batch_size {cfg.batch_size} does not split into accum_steps={cfg.accum_steps} equal micro-batches")
+    if cfg.accum_steps > 1 and (cfg.update != "alternating" or cfg.reuse_fake):
+        raise ConfigError("accum_steps > 1 needs update=alternating and reuse_fake=false "
+                          "(the G step draws its own micro-batches)")
+    if isinstance(cfg.freeze_d, bool) or not isinstance(cfg.freeze_d, int) or cfg.freeze_d < 0:
+        raise ConfigError(f"freeze_d must be an integer >= 0 (D blocks to freeze), got {cfg.freeze_d!r}")
+    if not isinstance(cfg.init_from, str):
+        raise ConfigError(f"init_from must be a run folder, an export, zoo:NAME or hf:ID, got {cfg.init_from!r}")
+    _check_init_classes(cfg)
     if cfg.data_in_memory and cfg.data_crop == "random":
         raise ConfigError("data_in_memory keeps each image as first read: it would freeze data_crop=random's crops")
     if not 0 < cfg.data_crop_fraction <= 1:
@@ -198,6 +218,19 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(str(exc)) from None
 
 
+def _check_init_classes(cfg: TrainConfig) -> None:
+    value = cfg.init_classes
+    if value == "":
+        cfg.init_classes = value = None
+    if value not in (None, "reinit") and not (
+            isinstance(value, list) and value and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0
+                                                       for i in value)):
+        raise ConfigError(f"init_classes must be null, reinit, or a list of the source model's class indices "
+                          f"(one per new class, e.g. [3, 5]), got {value!r}")
+    if value is not None and not cfg.init_from:
+        raise ConfigError("init_classes chooses the class rows of init_from's model: set init_from too")
+
+
 _YAML11_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
@@ -205,7 +238,7 @@ def _coerce(name: str, value: Any) -> Any:
     """Check a value against the field's type; ints are accepted where floats are expected."""
     f = _field_types()[name]
     default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-    if default is None:  # optional booleans (class_conditional): checked by validate
+    if default is None:  # optional booleans (class_conditional), init_classes: checked by validate
         return value
     if isinstance(default, bool):
         if not isinstance(value, bool):

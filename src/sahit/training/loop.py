@@ -44,6 +44,7 @@ from ..runs import (
     sample_noise,
     write_text_atomic,
 )
+from .accumulation import accumulated_d_grads, accumulated_g_grads
 from .attention_log import AttentionLog
 from .checkpoint import CheckpointError, CheckpointKeeper, latest_checkpoint, list_checkpoints
 from .config import TrainConfig
@@ -51,6 +52,7 @@ from .cpu_memory import keep_freed_memory
 from .distributed import DistContext, local_rank
 from .ema import EMA
 from .evaluation import TrainingEvaluator
+from .finetune import adopt_source_model, apply_init, check_init_classes, load_init_source, trainable_d_parameters
 from .precision import autocast_dtype
 from .run_logger import RunLogger
 from .sampler import ResumableBatchSampler
@@ -106,8 +108,12 @@ class Trainer:
         self.cfg, self.run_dir = cfg, Path(run_dir)
         self.device = select_device(cfg.device, local_rank())
         self.dist = DistContext.from_env(self.device)
-        if cfg.batch_size % self.dist.world:
-            raise TrainingError(f"batch_size {cfg.batch_size} does not divide evenly over {self.dist.world} processes")
+        if cfg.batch_size % (self.dist.world * cfg.accum_steps):
+            raise TrainingError(f"batch_size {cfg.batch_size} does not divide evenly over {self.dist.world} processes"
+                                + (f" x accum_steps={cfg.accum_steps}" if cfg.accum_steps > 1 else ""))
+        self.init_source = load_init_source(cfg.init_from) if cfg.init_from else None
+        if self.init_source is not None:
+            adopt_source_model(cfg, self.init_source)
         self.amp_dtype = autocast_dtype(cfg.precision, self.device, model_config(cfg.model, **cfg.model_args))
         if self.device.type == "cpu":
             keep_freed_memory()
@@ -122,6 +128,8 @@ class Trainer:
         )
         if cfg.data_in_memory:
             self.dataset = InMemory(self.dataset)
+        if self.init_source is not None:
+            check_init_classes(cfg, getattr(self.dataset, "num_classes", 0), self.init_source.config)
         adapt_num_classes(cfg, getattr(self.dataset, "num_classes", 0))
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         self.G, self.D = build(cfg.model, **cfg.model_args)
@@ -138,7 +146,7 @@ class Trainer:
         fused = self.device.type in ("cpu", "cuda")  # one kernel per step instead of one per tensor
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas_g), eps=cfg.adam_eps,
                                       fused=fused)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas_d), eps=cfg.adam_eps,
+        self.opt_d = torch.optim.Adam(trainable_d_parameters(self.D, cfg.freeze_d), lr=cfg.lr_d, betas=tuple(cfg.betas_d), eps=cfg.adam_eps,
                                       fused=fused)
         fp16 = self.amp_dtype == torch.float16
         self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=fp16)
@@ -192,6 +200,9 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "opt_g" not in state:
+            raise TrainingError(f"the checkpoint in {self.ckpt_dir} holds weights only (a converted model): "
+                                f"start a new run from it with init_from={self.run_dir}")
         try:
             for name, net in (("G", self.G), ("D", self.D), ("G_ema", self.ema.net)):
                 net.load_state_dict(state[name])
@@ -373,10 +384,18 @@ class Trainer:
             with torch.set_grad_enabled(keep_graph), self.autocast():
                 fake = self.G_run(z, y_fake)
             with_r1 = (self.step * cfg.n_dis + i) % cfg.r1_every == 0
+            if cfg.accum_steps > 1:
+                loss_d, stats = accumulated_d_grads(self, real, y_real, fake, y_fake, with_r1)
+                ok &= self._step(loss_d, self.D, self.opt_d, self.scaler_d)
+                continue
             loss_d, stats = self.d_loss(real, y_real, fake.detach(), y_fake, with_r1)
             ok &= self._update(loss_d, self.D, self.opt_d, self.scaler_d)
         if not ok:  # a non-finite D step: leave G alone too, the whole step is skipped
             return {"loss_d": loss_d.detach(), "loss_g": torch.full((), float("nan")), **stats, "ok": False}
+        if cfg.accum_steps > 1:
+            loss_g = accumulated_g_grads(self)
+            ok &= self._step(loss_g, self.G, self.opt_g, self.scaler_g)
+            return {"loss_d": loss_d.detach(), "loss_g": loss_g, **stats, "ok": ok}
         if not cfg.reuse_fake:
             z, y_fake = self.latents()
             with self.autocast():
@@ -505,6 +524,8 @@ class Trainer:
         """Create the run folder, resume from its newest checkpoint (True if there was one), store the config."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         resumed = self.resume()
+        if not resumed and self.init_source is not None:
+            apply_init(self, self.init_source)
         if self.dist.is_main:
             write_text_atomic(self.run_dir / CONFIG, yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
         return resumed

@@ -34,6 +34,10 @@ def prepare_run(preset: str, out: str | Path | None = None, data: str | None = N
     if needed and not extra.get("data", values.get("data")):
         raise ConfigError(f"preset {preset!r} trains on {needed}: pass --data PATH")
     cfg = config_from_dict(merge(values, extra))
+    if cfg.init_from:  # the source's model options, as the trainer will take them (compared on resume below)
+        from .finetune import adopt_source_model, load_init_source
+
+        adopt_source_model(cfg, load_init_source(cfg.init_from))
     for key, why in unused_keys(cfg).items():  # a value the command line sets that would do nothing
         if key in extra:
             raise ConfigError(f"{key} has no effect: {why}")

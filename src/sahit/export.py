@@ -22,7 +22,17 @@ from torch import nn
 from ._version import __version__
 from .model_card import DEFAULT_LICENSE, TrainingRecord, model_card
 from .models.registry import build_generator_from_config
-from .runs import EXPORT_CONFIG, atomic_path, export_folder, write_text_atomic
+from .runs import (
+    CHECKPOINTS,
+    DISCRIMINATOR_WEIGHTS,
+    EXPORT,
+    EXPORT_CONFIG,
+    atomic_path,
+    export_folder,
+    latest_checkpoint,
+    run_folder,
+    write_text_atomic,
+)
 
 FORMAT = "sahit-generator-1"
 CONFIG_NAME = EXPORT_CONFIG
@@ -81,3 +91,30 @@ def load(path: str | Path, ema: bool = True, device: str | torch.device = "cpu")
             f"{name}.safetensors does not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}"
         )
     return generator.to(device).eval()
+
+
+def load_discriminator(run: str | Path, device: str = "cpu") -> nn.Module:
+    """D of a run (or ``zoo:NAME``), rebuilt from the export's model config.
+
+    Its weights come from the newest checkpoint, else from ``export/discriminator.safetensors`` (zoo entries
+    and converted models ship D that way, without optimiser state).
+    """
+    from .models import build
+
+    folder = run_folder(run)
+    config_path = folder / EXPORT / EXPORT_CONFIG
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{folder} has no export/config.json: the discriminator needs a training run folder")
+    model = dict(json.loads(config_path.read_text())["model"])
+    family = model.pop("family")
+    _, D = build(family, **model)
+    state = latest_checkpoint(folder / CHECKPOINTS)
+    shipped = folder / EXPORT / DISCRIMINATOR_WEIGHTS
+    if state is not None:
+        D.load_state_dict(state["D"])
+    elif shipped.is_file():
+        D.load_state_dict(load_file(str(shipped)))
+    else:
+        raise FileNotFoundError(f"{folder / CHECKPOINTS} holds no checkpoint and {folder / EXPORT} no "
+                                f"{DISCRIMINATOR_WEIGHTS}: --d needs the discriminator's weights")
+    return D.to(device).eval()

@@ -15,7 +15,7 @@ def load_explorer(spec: str, ema: bool = True, discriminator: bool = True) -> Ex
     attention and ``discriminator`` is true; its class names come from the run's config when it names the data."""
     from ..export import load
     from ..viz.commands import discriminator_has_attention
-    from ..viz.run_files import load_discriminator
+    from ..export import load_discriminator
 
     G = load(spec, ema=ema)
     D = None

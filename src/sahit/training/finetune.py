@@ -2,8 +2,8 @@
 
 ``init_from`` is resolved through the readers every other command uses: :func:`sahit.export.load` for G and
 its EMA (a run folder, an export folder, ``hf:ID``, and ``zoo:NAME`` where those accept it) and
-:func:`sahit.viz.run_files.load_discriminator` for D (run folders only: elsewhere D starts from random
-weights, and ``freeze_d`` is refused). The new run's model takes the source's options, then the run's own
+:func:`sahit.export.load_discriminator` for D (a run folder's newest checkpoint, or the D an export ships, as
+the zoo's entries do; elsewhere D starts from random weights, and ``freeze_d`` is refused). The new run's model takes the source's options, then the run's own
 ``model.X=`` overrides; its model preset must be of the source's family.
 
 ``init_classes`` handles new data with other classes: the class tables (every ``nn.Embedding`` of G and D:
@@ -42,8 +42,7 @@ class InitSource:
 
 def load_init_source(spec: str) -> InitSource:
     """G, EMA and (from a run folder) D of ``spec``, through sahit.export.load and load_discriminator."""
-    from ..export import load
-    from ..viz.run_files import load_discriminator
+    from ..export import load, load_discriminator
 
     G = load(spec, ema=False)
     ema = load(spec, ema=True)

@@ -11,16 +11,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-
+from ..export import load_discriminator
 from ..metrics.registry import lower_is_better, output_names
 from ..runs import (
-    CHECKPOINTS,
-    DISCRIMINATOR_WEIGHTS,
-    EXPORT,
-    EXPORT_CONFIG,
     final_step,
-    latest_checkpoint,
     read_log,
     run_folder,
 )
@@ -32,35 +26,6 @@ __all__ = ["METRIC_LOWER_IS_BETTER", "best_point", "load_discriminator", "metric
 METRIC_LOWER_IS_BETTER = {name: lower_is_better(name) for name in output_names()}
 _LOG_METRIC = re.compile(r"^(?:(?:eval|metrics?)[/_.])?(" + "|".join(METRIC_LOWER_IS_BETTER) + r")$")
 _STEP_IN_NAME = re.compile(r"(\d+)")
-
-
-def load_discriminator(run: str | Path, device: str = "cpu") -> nn.Module:
-    """D of a run (or ``zoo:NAME``), rebuilt from the export's model config.
-
-    Its weights come from the newest checkpoint, else from ``export/discriminator.safetensors`` (zoo entries
-    and converted models ship D that way, without optimiser state).
-    """
-    from safetensors.torch import load_file
-
-    from ..models import build
-
-    folder = run_folder(run)
-    config_path = folder / EXPORT / EXPORT_CONFIG
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{folder} has no export/config.json: the discriminator needs a training run folder")
-    model = dict(json.loads(config_path.read_text())["model"])
-    family = model.pop("family")
-    _, D = build(family, **model)
-    state = latest_checkpoint(folder / CHECKPOINTS)
-    shipped = folder / EXPORT / DISCRIMINATOR_WEIGHTS
-    if state is not None:
-        D.load_state_dict(state["D"])
-    elif shipped.is_file():
-        D.load_state_dict(load_file(str(shipped)))
-    else:
-        raise FileNotFoundError(f"{folder / CHECKPOINTS} holds no checkpoint and {folder / EXPORT} no "
-                                f"{DISCRIMINATOR_WEIGHTS}: --d needs the discriminator's weights")
-    return D.to(device).eval()
 
 
 def metric_points(run: Path, records: list[dict[str, Any]] | None = None) -> dict[str, list[tuple[int, float, str]]]:

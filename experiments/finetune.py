@@ -77,22 +77,52 @@ def _yaml(value: Any) -> str:
     return json.dumps(value)
 
 
-def make_splits(source: Path, classes: list[str], counts: dict[str, int], out: Path) -> dict[str, Path]:
-    """Disjoint class-balanced subsets of the two classes of ``source`` (an ImageFolder) as folders of symlinks."""
+def source_held_out(model: str, cifar: Path) -> set[str]:
+    """``class/file`` of the images the source model's run held out of its training (``data_holdout`` of its
+    config; empty when it held none out): the only images fit to be the reference of a fair FID."""
+    from sahit.data import make_dataset
+    from sahit.runs import read_config, run_folder
+
+    try:
+        holdout = int(read_config(run_folder(model)).get("data_holdout") or 0)
+    except FileNotFoundError:
+        return set()
+    if not holdout:
+        return set()
+    held = make_dataset(str(cifar), 32, holdout=holdout, split="holdout")
+    samples = held.dataset.samples
+    return {samples.rels[i] for i in held.indices}
+
+
+def make_splits(source: Path, classes: list[str], counts: dict[str, int], out: Path,
+                held: set[str] | None = None) -> dict[str, Path]:
+    """Disjoint class-balanced subsets of the two classes of ``source`` (an ImageFolder) as folders of symlinks.
+
+    ``held``: ``class/file`` names the source model never trained on; the reference is drawn from them only, the
+    other splits from the rest (so no reference image was seen by the model fine-tuning starts from)."""
     folders = {name: out / f"{name}-{n * len(classes)}" for name, n in counts.items()}
+    held = held or set()
     index_path = out / "index.json"
-    if index_path.is_file() and json.loads(index_path.read_text()).get("counts") == counts:
+    if index_path.is_file() and json.loads(index_path.read_text()).get("counts") == counts \
+            and json.loads(index_path.read_text()).get("held_out_reference") == bool(held):
         return folders
     rng = random.Random(SPLIT_SEED)
     index: dict[str, dict[str, list[str]]] = {name: {} for name in counts}
     for cls in classes:
         files = sorted(f.name for f in (source / cls).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
         rng.shuffle(files)
-        if len(files) < sum(counts.values()):
-            raise SystemExit(f"{source / cls} has {len(files)} images; the splits need {sum(counts.values())}")
+        pools = {"reference": [f for f in files if f"{cls}/{f}" in held]} if held else {}
+        rest = [f for f in files if f"{cls}/{f}" not in held] if held else files
+        need = sum(n for name, n in counts.items() if name not in pools)
+        if len(rest) < need or any(len(pools[k]) < counts[k] for k in pools):
+            raise SystemExit(f"{source / cls}: too few images for the splits {counts} "
+                             f"({len(rest)} usable, {len(files) - len(rest)} held out by the source model)")
         start = 0
         for name, n in counts.items():
-            index[name][cls] = sorted(files[start : start + n])
+            if name in pools:
+                index[name][cls] = sorted(pools[name][:n])
+                continue
+            index[name][cls] = sorted(rest[start : start + n])
             start += n
     for name, by_class in index.items():
         for cls, files in by_class.items():
@@ -103,7 +133,7 @@ def make_splits(source: Path, classes: list[str], counts: dict[str, int], out: P
                     os.symlink(source / cls / f, link)
     digest = hashlib.sha256(json.dumps(index, sort_keys=True).encode()).hexdigest()[:16]
     write_json_atomic(index_path, {"source": str(source), "seed": SPLIT_SEED, "counts": counts, "sha256_16": digest,
-                                   "splits": index})
+                                   "held_out_reference": bool(held), "splits": index})
     return folders
 
 
@@ -148,12 +178,15 @@ def main(argv: list[str] | None = None) -> dict | None:
         raise SystemExit(f"--classes must name two of {', '.join(all_classes)}, got {args.classes!r}")
     rows = [all_classes.index(c) for c in sorted(classes)]  # the new run's classes are sorted folder names too
     options = source_options(args.source)
+    held = source_held_out(args.source, cifar)
     counts = {"train": args.per_class, "reference": args.reference_per_class, "features": args.features_per_class}
-    folders = make_splits(cifar, sorted(classes), counts, Path(args.out).resolve() / NAME / "data")
+    if held:  # the reference: images the source never saw (500 of each class for a 5,000-image holdout)
+        counts["reference"] = min(counts["reference"], min(sum(h.startswith(f"{c}/") for h in held) for c in classes))
+    folders = make_splits(cifar, sorted(classes), counts, Path(args.out).resolve() / NAME / "data", held)
     setting = Setting("cifar10", str(folders["train"]), options["resolution"], 0, PRESET, ("fid",),
                       args.features_steps)
     budget = {"source": args.source, "classes": sorted(classes), "init_classes": rows, "seconds": args.seconds or None,
-              "counts": counts, "split_seed": SPLIT_SEED, "preset": PRESET}
+              "counts": counts, "split_seed": SPLIT_SEED, "preset": PRESET, "reference_held_out_by_source": bool(held)}
     payload = run_experiment(NAME, CLAIM, arms(args.source, options, rows, args.seconds or None), args, budget,
                              reference=str(folders["reference"]), features_data=str(folders["features"]),
                              setting=setting)

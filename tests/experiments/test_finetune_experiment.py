@@ -64,3 +64,22 @@ def test_end_to_end_on_fake_cifar10(tmp_path, single_thread):
     assert ft_config["init_from"] == str(source) and ft_config["init_classes"] == [3, 5]
     assert stored["arms"]["scratch"]["config"]["init_from"] == ""
     assert plot.is_file() and plot.stat().st_size > 0
+
+
+def test_the_reference_is_drawn_from_images_the_source_never_saw(tmp_path):
+    """With the source's held-out images given, the reference comes from them only and the other splits avoid
+    them; the splits stay disjoint and class-balanced."""
+    root = tmp_path / "cifar"
+    for cls in ("cat", "dog"):
+        (root / cls).mkdir(parents=True)
+        for i in range(20):
+            Image.new("RGB", (4, 4), (i, 0, 0)).save(root / cls / f"{i:04d}.png")
+    held = {f"{cls}/{i:04d}.png" for cls in ("cat", "dog") for i in range(0, 20, 4)}  # 5 of each class
+    counts = {"train": 6, "reference": 4, "features": 5}
+    folders = finetune.make_splits(root, ["cat", "dog"], counts, tmp_path / "splits", held)
+    names = {k: {f"{p.parent.name}/{p.name}" for p in folder.rglob("*.png")} for k, folder in folders.items()}
+    assert len(names["reference"]) == 8 and names["reference"] <= held
+    assert not (names["train"] | names["features"]) & held
+    assert sum(len(v) for v in names.values()) == len(set().union(*names.values()))  # disjoint
+    with pytest.raises(SystemExit, match="too few"):
+        finetune.make_splits(root, ["cat", "dog"], {"train": 6, "reference": 6, "features": 5}, tmp_path / "s2", held)

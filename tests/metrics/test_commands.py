@@ -101,3 +101,16 @@ def test_eval_with_truncation_samples_truncated_z(tmp_path, monkeypatch, toy_ext
         assert payload["truncation"] == truncation and calls[-1] == truncation
         fids[truncation] = payload["results"]["fid"]["value"]
     assert fids[None] != fids[0.2]
+
+
+def test_features_fit_takes_the_stronger_recipe_flags(tmp_path):
+    """--layout resnet --augment --optimizer sgd --weight-decay --precision bf16 --in-memory reach the fit."""
+    ext = tmp_path / "ext"
+    assert main(["features", "fit", "--data", "builtin", "--out", str(ext), "--steps", "2", "--resolution", "16",
+                 "--width", "2", "--layout", "resnet", "--augment", "--optimizer", "sgd", "--lr", "0.05",
+                 "--weight-decay", "5e-4", "--precision", "bf16", "--in-memory"]) == 0
+    saved = json.loads((ext / "config.json").read_text())
+    assert saved["layout"] == "resnet" and saved["width"] == 2
+    info = saved["info"]
+    assert info["augment"] and info["optimizer"] == "sgd" and info["precision"] == "bf16"
+    assert info["lr"] == 0.05 and info["weight_decay"] == 5e-4

@@ -53,9 +53,13 @@ def _d_logits(D, expected: dict, resolution: int) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    out = tmp_path_factory.mktemp("converted")
-    return {case: (convert_studiogan(FIXTURES / case, out / case), out / case) for case in CASES}
+    try:
+        out = tmp_path_factory.mktemp("converted")
+        yield {case: (convert_studiogan(FIXTURES / case, out / case), out / case) for case in CASES}
+    finally:
+        torch.set_num_threads(threads)  # later tests depend on the thread count
 
 
 def test_fixtures_stay_small():

@@ -21,9 +21,13 @@ TINY = {"model": "quickstart", "model_args": {"g_width": 8, "d_width": 8}, "batc
 @pytest.fixture(scope="module")
 def source_run(tmp_path_factory):
     """A tiny trained SAGAN run (2 steps on the built-in data, 10 classes)."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    run = tmp_path_factory.mktemp("source") / "run"
-    Trainer(config_from_dict({**TINY, "steps": 2}), run).fit()
+    try:
+        run = tmp_path_factory.mktemp("source") / "run"
+        Trainer(config_from_dict({**TINY, "steps": 2}), run).fit()
+    finally:
+        torch.set_num_threads(threads)  # later tests depend on the thread count
     return run
 
 

@@ -42,6 +42,16 @@ def _values(arm: dict[str, Any], metric: str) -> list[float]:
     return [r[metric] for r in arm["runs"] if r.get("status") == "ok" and r.get(metric) is not None]
 
 
+def _budget_words(budget: dict[str, Any], arms: dict[str, Any]) -> str:
+    """What each run was given: seconds (or quiet minutes) of training, else the G steps every arm ran."""
+    if budget.get("seconds"):
+        return f"{budget['seconds']:g} s of training per run"
+    if budget.get("minutes"):
+        return f"{budget['minutes']:g} quiet CPU minutes per run"
+    steps = sorted({r.get("steps") for a in arms.values() for r in a.get("runs", []) if r.get("steps")})
+    return f"{steps[0] if len(steps) == 1 else budget.get('steps')} steps"
+
+
 def bar_chart(payload: dict[str, Any], path: Path) -> Path:
     """The final metrics per arm (FID and symmetry error, or FID, class accuracy and intra-FID): mean,
     seed-to-seed std, each seed."""
@@ -66,7 +76,7 @@ def bar_chart(payload: dict[str, Any], path: Path) -> Path:
         ax.tick_params(axis="y", labelsize=8)
     budget = payload.get("budget", {})
     seeds = budget.get("seeds", [])
-    fig.suptitle(f"{payload['experiment']}: {budget.get('steps')} steps, batch {budget.get('batch_size')}, "
+    fig.suptitle(f"{payload['experiment']}: {_budget_words(budget, payload.get('arms', {}))}, batch {budget.get('batch_size')}, "
                  f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}"
                  + ("" if payload.get("complete") else " (incomplete)"), fontsize=10)
     fig.tight_layout()

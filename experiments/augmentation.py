@@ -37,13 +37,11 @@ about 0.8 steps/s, 30 minutes per run, an hour in all (the extractor's 500 steps
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import random
 from pathlib import Path
 
-from experiments.common import Arm, add_common_args, run_experiment, sagan_overrides, write_json_atomic
+from experiments.common import Arm, add_common_args, link_splits, run_experiment, sagan_overrides, write_json_atomic
 
 NAME = "augmentation"
 CLAIM = ("DiffAugment (Zhao et al. 2020): on 10% of CIFAR-10, augment=diffaug:color,translation,cutout on every "
@@ -85,14 +83,7 @@ def make_splits(source: Path, out: Path) -> dict[str, Path]:
         for name, per_class in SPLITS:
             index[name][cls] = sorted(files[start : start + per_class])
             start += per_class
-    for name, by_class in index.items():
-        for cls, files in by_class.items():
-            (folders[name] / cls).mkdir(parents=True, exist_ok=True)
-            for f in files:
-                link = folders[name] / cls / f
-                if not link.is_symlink():
-                    os.symlink(source / cls / f, link)
-    digest = hashlib.sha256(json.dumps(index, sort_keys=True).encode()).hexdigest()[:16]
+    digest = link_splits(source, index, folders)
     write_json_atomic(index_path, {"source": str(source), "seed": SPLIT_SEED, "sha256_16": digest, "splits": index})
     return folders
 

@@ -605,6 +605,19 @@ def merge_and_write(path: Path, payload: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def link_splits(source: Path, index: dict[str, dict[str, list[str]]], folders: dict[str, Path]) -> str:
+    """Make ``folders[split]/CLASS/FILE`` symlinks to ``source/CLASS/FILE`` for every file ``index`` lists per split
+    and class (an ImageFolder of a subset, no copies); returns the index's short hash."""
+    for name, by_class in index.items():
+        for cls, files in by_class.items():
+            (folders[name] / cls).mkdir(parents=True, exist_ok=True)
+            for f in files:
+                link = folders[name] / cls / f
+                if not link.is_symlink():
+                    os.symlink(source / cls / f, link)
+    return hashlib.sha256(json.dumps(index, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     from sahit.runs import write_text_atomic

@@ -30,14 +30,12 @@ and --eval-points times during each run; about 2.5 hours in all on one CPU threa
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import random
 from pathlib import Path
 from typing import Any
 
-from experiments.common import CIFAR10, Arm, Setting, add_common_args, run_experiment, write_json_atomic
+from experiments.common import CIFAR10, Arm, Setting, add_common_args, link_splits, run_experiment, write_json_atomic
 
 NAME = "finetune"
 CLAIM = ("fine-tuning a trained CIFAR-10 SAGAN (init_from, the two classes' rows) beats training from scratch at "
@@ -124,14 +122,7 @@ def make_splits(source: Path, classes: list[str], counts: dict[str, int], out: P
                 continue
             index[name][cls] = sorted(rest[start : start + n])
             start += n
-    for name, by_class in index.items():
-        for cls, files in by_class.items():
-            (folders[name] / cls).mkdir(parents=True, exist_ok=True)
-            for f in files:
-                link = folders[name] / cls / f
-                if not link.is_symlink():
-                    os.symlink(source / cls / f, link)
-    digest = hashlib.sha256(json.dumps(index, sort_keys=True).encode()).hexdigest()[:16]
+    digest = link_splits(source, index, folders)
     write_json_atomic(index_path, {"source": str(source), "seed": SPLIT_SEED, "counts": counts, "sha256_16": digest,
                                    "held_out_reference": bool(held), "splits": index})
     return folders

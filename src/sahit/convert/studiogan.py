@@ -160,15 +160,21 @@ def discriminator_layout(state: dict[str, torch.Tensor], resolution: int) -> dic
     return {"d_width": d_width, "d_attn_res": attn_res}
 
 
-def generator_state(state: dict[str, torch.Tensor], cbn: str) -> dict[str, torch.Tensor]:
-    """StudioGAN's G state dict under sahit's names (``cbn``: the form found by :func:`_cbn_format`)."""
-    out: dict[str, torch.Tensor] = {}
+def _unit_names(state: dict[str, torch.Tensor]) -> dict[int, str]:
+    """StudioGAN's unit index -> sahit's module prefix: ``blocks.B.`` or, after block B, ``attention.B.``."""
     block = -1
     names: dict[int, str] = {}
     for kind, j in _units(state):
         if kind == "block":
             block += 1
         names[j] = f"attention.{block}." if kind == "attention" else f"blocks.{block}."
+    return names
+
+
+def generator_state(state: dict[str, torch.Tensor], cbn: str) -> dict[str, torch.Tensor]:
+    """StudioGAN's G state dict under sahit's names (``cbn``: the form found by :func:`_cbn_format`)."""
+    out: dict[str, torch.Tensor] = {}
+    names = _unit_names(state)
     for key, value in state.items():
         if key == "shared.weight":
             continue
@@ -230,12 +236,7 @@ def _folded_shared_tables(state: dict[str, torch.Tensor], names: dict[int, str])
 def discriminator_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """StudioGAN's D state dict under sahit's names."""
     out: dict[str, torch.Tensor] = {}
-    block = -1
-    names: dict[int, str] = {}
-    for kind, j in _units(state):
-        if kind == "block":
-            block += 1
-        names[j] = f"attention.{block}." if kind == "attention" else f"blocks.{block}."
+    names = _unit_names(state)
     for key, value in state.items():
         if key.startswith("linear1."):
             out[_sn_key("linear.", key[len("linear1."):])] = value

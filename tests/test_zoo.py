@@ -134,6 +134,15 @@ def test_the_zoo_fits_its_size_limit():
     assert total <= 25e6
 
 
+def test_git_ignores_no_zoo_file():
+    """A clean clone has every zoo file: none of them is ignored (the *.safetensors rule once hid the weights)."""
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(["git", "-C", str(REPO), "ls-files", "--others", "--ignored", "--exclude-standard",
+                              "--", str(zoo.ROOT)], capture_output=True, text=True, check=True).stdout.split()
+    assert [p for p in ignored if "__pycache__" not in p] == []
+
+
 @pytest.mark.slow
 def test_a_wheel_carries_the_zoo(tmp_path):
     """The zoo ships in the wheel, not only in an editable install: every entry file is inside it."""

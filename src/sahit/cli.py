@@ -91,25 +91,27 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 def _cmd_presets(args: argparse.Namespace) -> int:
     from .faithfulness import recipe_summary
     from .models import presets
-    from .training.config import available_presets, load_preset
+    from .models.registry import families, family_of, model_aliases
+    from .training.config import LEGACY_PRESETS, TrainConfig, available_presets, load_preset, preset_yaml
 
-    print("Two kinds of preset share names. A training preset is a YAML file (src/sahit/configs/NAME.yaml) for")
-    print("`sahit train --preset NAME`: data, steps, training recipe and the model preset it trains. A model preset")
-    print("is an architecture only, for `sahit.build(NAME)` and the `model:` key of a training preset.\n")
-    print("training presets, with the recipe each trains with and the values where it differs from it")
-    print("(docs/faithfulness.md says why):")
+    print("training presets (`sahit train --preset NAME`; src/sahit/configs/NAME.yaml): the data, steps and model")
+    print("preset they train, and the recipe, as the values that differ from their base (a family's recipe or")
+    print("another training preset); docs/faithfulness.md says why each differs from the official code:")
     for name in available_presets():
         values = load_preset(name)
-        data = values.get("data") or "(--data required)"
-        print(f"  {name:24s} model={values.get('model')}  steps={values.get('steps')}  data={data}")
+        data = values.get("data", TrainConfig.data) or "(--data required)"
+        print(f"  {name:24s} base={preset_yaml(name).get('base')}  model={values.get('model')}  "
+              f"steps={values.get('steps')}  data={data}")
         print(f"  {'':24s} recipe: {recipe_summary(name)}")
-    print("\nmodel presets (architectures; those with a recipe line have no training preset of their name and")
-    print("`sahit train --preset NAME` trains them with their family's recipe):")
-    shipped = set(available_presets())
+    print("\nfamily recipes (what `base: FAMILY` in a training preset, shipped or your own YAML, starts from):")
+    for name in families():
+        print(f"  {name:24s} {family_of(name).recipe_name}")
+    print("\nmodel presets (architectures, for `sahit.build(NAME)` and a training preset's `model:`):")
     for name, preset in sorted(presets().items()):
         print(f"  {name:24s} {preset.description}")
-        if name not in shipped:
-            print(f"  {'':24s} recipe: {recipe_summary(name)}")
+    print("\nearlier names, still accepted: " + ", ".join(
+        [f"--preset {old} = {new}" for old, new in sorted(LEGACY_PRESETS.items())]
+        + [f"model {old} = {new}" for old, new in sorted(model_aliases().items())]))
     return 0
 
 

@@ -118,11 +118,11 @@ REFERENCES: dict[str, list[Reference]] = {
 }
 
 # Which official configuration a preset follows (default: the first of the row's variants).
-VARIANTS = {"hit-256": "faces", "hit-L-256": "faces", "hit-1024": "faces"}
+VARIANTS = {"hit-faces256": "faces", "hit-L-faces256": "faces", "hit-faces1024": "faces"}
 # The configuration a family's other presets follow, named in `sahit presets` (none: the family has one).
 DEFAULT_VARIANTS = {"hit": "imagenet"}
 # The preset whose values the "sahit" column of each family's table shows.
-FLAGSHIPS = {"sagan": "sagan-imagenet128-tf", "hit": "hit-128"}
+FLAGSHIPS = {"sagan": "sagan-imagenet128-tf", "hit": "hit-imagenet128"}
 
 CPU = "CPU-sized preset"
 # Why sahit differs from the official value: per family (every preset of it), then per preset.
@@ -147,12 +147,8 @@ DEVIATIONS: dict[str, dict[str, str]] = {
         "model.g_attn_res": "attention at 16x16 of 32 px (StudioGAN's CIFAR-10 SAGAN)",
     },
     "cifar10-small": {
-        "batch_size": f"{CPU}: CIFAR-10 at 32 px (StudioGAN: 64)",
         "steps": f"{CPU}: 7,500 steps, about 36 minutes on 2 cores with bf16 (docs/race.md)",
         "flip": "random horizontal flips, as StudioGAN's CIFAR-10 recipe (src/config.py:264)",
-        "ema_kimg": "StyleGAN2-ADA's CIFAR-10 EMA, as sagan-cifar10",
-        "ema_rampup": "StyleGAN2-ADA's CIFAR-10 EMA, as sagan-cifar10",
-        "model.g_attn_res": "attention at 16x16 of 32 px (StudioGAN's CIFAR-10 SAGAN)",
         "model.bn_momentum": "PyTorch's and StudioGAN's 0.1: with 0.001 the running statistics that sampling uses "
                              "lagged thousands of steps (FID 46 for the first 1,500 steps of the race, docs/race.md)",
     },
@@ -171,7 +167,7 @@ DEVIATIONS: dict[str, dict[str, str]] = {
         "model.init": f"{CPU}: sahit's earlier init, kept so its published grids stay reproducible",
         "model.bn_momentum": f"{CPU}: torch's default, kept so its published grids stay reproducible",
     },
-    "hit-32": {
+    "hit-quickstart": {
         "lr_g": f"{CPU}: raised for a short run", "lr_d": f"{CPU}: raised for a short run",
         "r1_gamma": f"{CPU}: lazy R1 (StyleGAN2)", "r1_every": f"{CPU}: lazy R1 (StyleGAN2)",
         "batch_size": CPU, "steps": CPU, "ema_decay": f"{CPU}: short EMA", "ema_start": f"{CPU}: short EMA",
@@ -191,7 +187,7 @@ DEVIATIONS: dict[str, dict[str, str]] = {
         "data_crop": "CIFAR-10 is 32x32 already: no crop", "data_crop_fraction": "CIFAR-10 is 32x32 already: no crop",
         "model.z_dim": f"{CPU}: hit-32 model preset", "model.d_channel_base": f"{CPU}: hit-32 model preset",
     },
-    "hit-64": {"model.z_dim": "small preset for CPU / one GPU", "model.d_channel_base": "small preset"},
+    "hit-imagenet64": {"model.z_dim": "small preset for CPU / one GPU", "model.d_channel_base": "small preset"},
 }
 
 
@@ -224,27 +220,30 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def training_presets() -> list[str]:
-    """Every training preset: the shipped YAMLs and the model presets without one (family recipes)."""
-    from .models import presets
+    """Every shipped training preset."""
     from .training.config import available_presets
 
-    return sorted(set(available_presets()) | set(presets()))
+    return available_presets()
 
 
 def family_name(preset: str) -> str:
     from .models.registry import family_of
-    from .training.config import preset_yaml
+    from .training.config import load_preset
 
-    return family_of(preset_yaml(preset).get("model", preset)).name
+    return family_of(load_preset(preset)["model"]).name
 
 
 def preset_report(preset: str) -> list[dict[str, Any]]:
     """One entry per reference row: the preset's value, the official value, and whether (and why) it differs."""
     from .training.config import unused_keys
 
+    from .training.config import preset_chain
+
     family = family_name(preset)
     cfg, model = _resolved(preset)
-    reasons = {**DEVIATIONS.get(family, {}), **DEVIATIONS.get(preset, {})}
+    reasons = dict(DEVIATIONS.get(family, {}))
+    for name in reversed(preset_chain(preset)):  # a preset's base's reasons hold for it too
+        reasons.update(DEVIATIONS.get(name, {}))
     unused = unused_keys(cfg)
     rows = []
     for ref in REFERENCES.get(family, []):  # a family without an official reference has no rows
@@ -266,7 +265,10 @@ def recipe_summary(preset: str) -> str:
     family = family_of(family_name(preset))
     variant = VARIANTS.get(preset) or DEFAULT_VARIANTS.get(family.name, "")
     source = family.recipe_name + (f", {variant} settings" if variant else "")
-    own = DEVIATIONS.get(preset, {})  # the family's own choices (e.g. SAGAN's EMA) are part of its recipe
+    from .training.config import preset_chain
+
+    # the family's own choices (e.g. SAGAN's EMA) are part of its recipe
+    own = {k for name in preset_chain(preset) for k in DEVIATIONS.get(name, {})}
     differs = [r["key"] for r in preset_report(preset) if r["differs"] and r["key"] in own]
     return source + (f"; differs in {', '.join(differs)}" if differs else "")
 
@@ -302,7 +304,8 @@ def markdown() -> str:
         "that every preset's resolved recipe equals the official values except where a reason is given below.",
         "Official code: file:line in the repository named above each table. The \"sahit\" column shows the values",
         "of the preset named in its header as `sahit train --preset NAME` resolves them (the family's recipe in the",
-        "model registry, overridden by the preset's YAML); every preset's differences are listed after each table.",
+        "model registry, then each preset's `base:` chain, then the values the preset's YAML states); every",
+        "preset's differences are listed after each table.",
         "Where the paper text and the official code disagree, sahit follows the code that produced the paper's",
         "numbers and offers the other as an option. The paper column is filled where the paper's text was checked",
         "(\"-\": not stated there, or not checked).",
@@ -325,7 +328,6 @@ def markdown() -> str:
         for p in members:
             diffs = [r for r in reports[p].values() if r["differs"]]
             variant = f" ({VARIANTS[p]} settings)" if p in VARIANTS else ""
-            variant += "" if not _is_family_default(p) else " (no YAML: the family's recipe)"
             if not diffs:
                 lines.append(f"- `{p}`{variant}: none")
                 continue
@@ -334,12 +336,6 @@ def markdown() -> str:
         lines.append("")
     lines += _reuse_fake_section()
     return "\n".join(lines).rstrip() + "\n"
-
-
-def _is_family_default(preset: str) -> bool:
-    from .training.config import CONFIG_DIR
-
-    return not (CONFIG_DIR / f"{preset}.yaml").is_file()
 
 
 def _reuse_fake_section() -> list[str]:

@@ -93,8 +93,10 @@ def test_unknown_preset_and_model_presets():
         load_preset("quikstart")
     from sahit.models.registry import family_of
 
-    # a model preset without a YAML trains with its family's recipe, not SAGAN's by default
-    assert load_preset("sagan-imagenet128-tf") == {**family_of("sagan").recipe, "model": "sagan-imagenet128-tf"}
+    # a model preset without a training preset trains with its family's recipe, not SAGAN's by default;
+    # the training presets that only name a model state nothing else
+    assert load_preset("sagan-128-tf") == {**family_of("sagan").recipe, "model": "sagan-128-tf"}
+    assert load_preset("sagan-imagenet128-tf") == {**family_of("sagan").recipe, "model": "sagan-128-tf"}
     assert load_preset("hit-64") == {**family_of("hit").recipe, "model": "hit-64"}
     assert load_preset("hit-64")["update"] == "simultaneous"
 

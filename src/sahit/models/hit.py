@@ -459,13 +459,12 @@ class HiTDiscriminator(Discriminator):
         return out
 
 
-# The official trainer's recipe for ImageNet 128 (google-research/hit-gan README and run.py; file and
-# line of each value in docs/faithfulness.md): unconditional, non-saturating loss, R1 10 on every step,
-# Adam (0, 0.99), lr 1e-4 for both, one forward pass updating G and D together, EMA 0.999 from step
-# 10, random 87.5% crops resized bicubically. The faces presets (YAML) take lr 5e-5 and bCR 10.
+# The hit family's training recipe: the one place its values live (training presets state only what differs,
+# `base: hit`). The official trainer's for ImageNet 128 (google-research/hit-gan; file and line of each value
+# in docs/faithfulness.md); the faces presets differ from it in a few values (configs/hit-faces256.yaml).
 HIT_RECIPE = {
-    "loss": "logistic", "lr_g": 1e-4, "lr_d": 1e-4, "betas_g": [0.0, 0.99], "betas_d": [0.0, 0.99], "n_dis": 1,
-    "batch_size": 256, "steps": 1_000_000, "r1_gamma": 10.0, "r1_every": 1, "bcr_weight": 0.0,
+    "loss": "logistic", "lr_g": 1e-4, "lr_d": 1e-4, "betas_g": [0.0, 0.99], "betas_d": [0.0, 0.99],
+    "n_dis": 1, "batch_size": 256, "steps": 1_000_000, "r1_gamma": 10.0, "r1_every": 1, "bcr_weight": 0.0,
     "update": "simultaneous", "reuse_fake": False, "d_sn_in_g_step": False, "ema_decay": 0.999, "ema_start": 10,
     "ema_spectral_norm": "power_iteration", "class_conditional": False, "flip": True, "data_crop": "random",
     "data_crop_fraction": 0.875, "data_interpolation": "bicubic",

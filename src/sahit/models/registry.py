@@ -1,9 +1,12 @@
 """One registry of model families and named presets; ``build`` is the one factory.
 
 A *family* (``sagan``, ``hit``) is a config dataclass plus functions that build G and D
-from it, and the training recipe its presets start from (``recipe``: TrainConfig keys, the
-official code's values). A *preset* is a family plus keyword values. ``build(name, **overrides)`` accepts
-either a preset or a family name.
+from it, and the training recipe its training presets start from (``recipe``: TrainConfig keys, the
+one place the family's values live). A *model preset* is a family plus keyword values, named
+``FAMILY-RESOLUTION[-variant]`` (``sagan-16``, ``hit-L-256``) so that no training preset (named after
+its data or purpose: ``quickstart``, ``hit-faces256``) shares its name. ``build(name, **overrides)``
+accepts a preset or a family name; names that model presets had before (``quickstart``,
+``sagan-cifar10``, ...) stay aliases, so that old run folders and code keep loading.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class Preset:
 
 _FAMILIES: dict[str, Family] = {}
 _PRESETS: dict[str, Preset] = {}
+_ALIASES: dict[str, str] = {}  # a model preset's earlier name -> its name
 
 
 def register_family(family: Family) -> Family:
@@ -56,6 +60,21 @@ def register_family(family: Family) -> Family:
 
 def register_preset(name: str, family: str, description: str, **kwargs: Any) -> None:
     _PRESETS[name] = Preset(name, family, description, kwargs)
+
+
+def register_alias(old: str, name: str) -> None:
+    """Let ``old`` (a name the preset had before) keep meaning the model preset ``name``."""
+    _ALIASES[old] = name
+
+
+def canonical_model(name: str) -> str:
+    """A model preset's current name for ``name`` (itself unless it is an earlier name)."""
+    return _ALIASES.get(name, name)
+
+
+def model_aliases() -> dict[str, str]:
+    """Earlier names of model presets, each with the name it now has."""
+    return dict(_ALIASES)
 
 
 def unregister_family(name: str) -> None:
@@ -70,14 +89,21 @@ def presets() -> dict[str, Preset]:
     return dict(_PRESETS)
 
 
+def families() -> list[str]:
+    """The registered family names."""
+    return sorted(_FAMILIES)
+
+
 def family_of(name: str) -> Family | None:
     """The family of a preset or family name (None if unknown)."""
+    name = canonical_model(name)
     if name in _PRESETS:
         return _FAMILIES[_PRESETS[name].family]
     return _FAMILIES.get(name)
 
 
 def _resolve(name: str) -> tuple[Family, dict[str, Any]]:
+    name = canonical_model(name)
     if name in _PRESETS:
         preset = _PRESETS[name]
         return _FAMILIES[preset.family], dict(preset.kwargs)
@@ -104,7 +130,7 @@ def model_config(name: str, **overrides: Any) -> Any:
 
 
 def build(name: str, **overrides: Any) -> tuple[nn.Module, nn.Module]:
-    """Build ``(G, D)`` for a preset or family name, e.g. ``build("sagan-cifar10", num_classes=0)``."""
+    """Build ``(G, D)`` for a preset or family name, e.g. ``build("sagan-32", num_classes=0)``."""
     family, kwargs = _resolve(name)
     kwargs.update(overrides)
     cfg = make_config(family, kwargs)

@@ -29,7 +29,7 @@ from ..layers.spectral import (
     set_eval_power_iteration,
 )
 from .base import Discriminator, Generator
-from .registry import Family, register_family, register_preset
+from .registry import Family, register_alias, register_family, register_preset
 
 BOTTOM = 4  # G starts from a 4x4 map; every G block doubles it.
 # G: channel multipliers of the 4x4 input, then of each block's output.
@@ -297,14 +297,14 @@ class SAGANDiscriminator(Discriminator):
         return out
 
 
-# The official code's recipe (brain-research/self-attention-gan; file and line of each value in
-# docs/faithfulness.md): hinge loss, TTUR, Adam (0, 0.999), 1:1 alternating updates with fresh z, y
-# for the G step, D's power iteration advanced in the D step only, class-conditional, no flips.
-# The official code keeps no EMA; BigGAN-PyTorch's SAGAN script averages G with 0.9999 from step 2000.
+# The sagan family's training recipe: the one place its values live. Every training preset of the family
+# starts from it and states only what differs (src/sahit/configs/*.yaml, `base: sagan`). The values are the
+# official code's (brain-research/self-attention-gan), except the EMA it lacks (BigGAN-PyTorch's SAGAN
+# script's); docs/faithfulness.md gives the file and line of each and checks every preset against them.
 SAGAN_RECIPE = {
-    "loss": "hinge", "lr_g": 1e-4, "lr_d": 4e-4, "betas_g": [0.0, 0.999], "betas_d": [0.0, 0.999], "n_dis": 1,
-    "batch_size": 256, "steps": 1_000_000, "r1_gamma": 0.0, "bcr_weight": 0.0, "update": "alternating",
-    "reuse_fake": False, "d_sn_in_g_step": False, "ema_decay": 0.9999, "ema_start": 2000,
+    "loss": "hinge", "lr_g": 1e-4, "lr_d": 4e-4, "betas_g": [0.0, 0.999], "betas_d": [0.0, 0.999],
+    "n_dis": 1, "batch_size": 256, "steps": 1_000_000, "r1_gamma": 0.0, "bcr_weight": 0.0,
+    "update": "alternating", "reuse_fake": False, "d_sn_in_g_step": False, "ema_decay": 0.9999, "ema_start": 2000,
     "ema_spectral_norm": "power_iteration", "class_conditional": True, "flip": False, "data_crop": "center",
     "data_crop_fraction": 1.0, "data_interpolation": "bilinear",
 }
@@ -312,25 +312,25 @@ register_family(Family("sagan", SAGANConfig, SAGANGenerator, SAGANDiscriminator,
                        "official SAGAN code (brain-research/self-attention-gan)", bf16_faster_on_cpu=True))
 
 register_preset(
-    "sagan-cifar10",
+    "sagan-32",
     "sagan",
     "32x32 SAGAN on the SNGAN-CIFAR backbone, attention at 16x16 in G and D (StudioGAN's CIFAR-10 SAGAN)",
     resolution=32, g_width=256, d_width=128, z_dim=128, num_classes=10, g_attn_res=[16], d_attn_res=[16],
 )
 register_preset(
-    "sagan-imagenet128",
+    "sagan-128",
     "sagan",
     "128x128 ImageNet SAGAN, width 64, attention at 64x64 in G and D (BigGAN-PyTorch's SAGAN script)",
     resolution=128, g_width=64, d_width=64, z_dim=128, num_classes=1000, g_attn_res=[64], d_attn_res=[64],
 )
 register_preset(
-    "sagan-imagenet128-tf",
+    "sagan-128-tf",
     "sagan",
     "128x128 ImageNet SAGAN as in the official TF layout: attention at 32x32 in G and D",
     resolution=128, g_width=64, d_width=64, z_dim=128, num_classes=1000, g_attn_res=[32], d_attn_res=[32],
 )
 register_preset(
-    "quickstart",
+    "sagan-16",
     "sagan",
     "small 16x16 SAGAN that learns the built-in shapes on a laptop CPU in minutes",
     resolution=16, g_width=32, d_width=32, z_dim=64, num_classes=10, g_attn_res=[16], d_attn_res=[8],
@@ -338,3 +338,7 @@ register_preset(
     # sahit's earlier initialisation and torch's batch-norm momentum [official: xavier, 0.001].
     init="orthogonal_blocks", bn_momentum=0.1,
 )
+# Earlier names of these model presets (training presets now have them): old run folders and code keep loading.
+for _old, _name in (("quickstart", "sagan-16"), ("sagan-cifar10", "sagan-32"), ("sagan-imagenet128", "sagan-128"),
+                    ("sagan-imagenet128-tf", "sagan-128-tf")):
+    register_alias(_old, _name)

@@ -1,14 +1,15 @@
 """Training configuration: one dataclass, YAML presets, ``key=value`` overrides.
 
 YAML is parsed with ``yaml.safe_load`` (data only; nothing in a config is ever executed).
-A preset is ``src/sahit/configs/<name>.yaml`` shipped with the package, a path to a YAML file, or the
-name of a model preset. Every preset starts from its model family's recipe (``Family.recipe`` in
-the model registry: SAGAN's official code for ``sagan``, HiT's for ``hit``); a YAML's keys override it.
-docs/faithfulness.md shows each preset's resolved recipe against the papers and official code.
+A training preset is ``src/sahit/configs/<name>.yaml`` shipped with the package or a path to a YAML file.
+It names its ``base``: a model family (``sagan``, ``hit``: the family's recipe, ``Family.recipe`` in the
+model registry, the one place its values live) or another training preset, and states only the values that
+differ from it. docs/faithfulness.md shows each preset's resolved recipe against the papers and official code.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 from dataclasses import dataclass, field
@@ -28,7 +29,15 @@ PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 # A preset file's key (not a config key) naming the data it needs when it has no default (`data:` left empty);
 # `sahit train` refuses to start without --data.
 DATA_NEEDED = "data_needed"
-PRESET_ONLY_KEYS = (DATA_NEEDED,)
+# A preset file's key naming what it starts from: a model family (its recipe) or another training preset.
+BASE = "base"
+PRESET_ONLY_KEYS = (DATA_NEEDED, BASE)
+# The family whose recipe gives TrainConfig's defaults (a config built without a preset trains its model with it).
+DEFAULT_FAMILY = "sagan"
+# Names training presets had before model and training presets got names of their own (model presets kept
+# these); `--preset OLD` still means the training preset.
+LEGACY_PRESETS = {"hit-32": "hit-quickstart", "hit-64": "hit-imagenet64", "hit-128": "hit-imagenet128",
+                  "hit-256": "hit-faces256", "hit-L-256": "hit-L-faces256", "hit-1024": "hit-faces1024"}
 UPDATES = ("alternating", "simultaneous")
 CROPS = ("center", "random")
 INTERPOLATIONS = ("bilinear", "bicubic")
@@ -45,12 +54,17 @@ class ConfigError(ValueError):
     """A configuration value or key is invalid; the message says which and what is allowed."""
 
 
+def _recipe(key: str) -> Any:
+    """A field default from the default family's recipe (a factory: lists are fresh copies)."""
+    return field(default_factory=lambda: copy.deepcopy(family_of(DEFAULT_FAMILY).recipe[key]))
+
+
 @dataclass
 class TrainConfig:
-    """Everything a training run depends on. Defaults are the official SAGAN code's recipe (the
-    ``sagan`` family's); other families' presets start from their own (``Family.recipe``)."""
+    """Everything a training run depends on. The recipe's values default to the ``sagan`` family's recipe
+    (``Family.recipe``, :data:`DEFAULT_FAMILY`); a training preset starts from its own family's."""
 
-    model: str = "quickstart"  # a model preset or family (sahit presets)
+    model: str = "sagan-16"  # a model preset or family (sahit presets)
     model_args: dict[str, Any] = field(default_factory=dict)  # overrides of the model preset: model.X=V
     data: str = "builtin"  # builtin | torchvision name | folder path
     data_root: str = ""  # where torchvision data sets live ("" = ~/.cache/sahit/data)
@@ -61,52 +75,49 @@ class TrainConfig:
     # them and evaluation during training compares with them (0: train on all, compare with all)
     data_holdout: int = 0
     data_in_memory: bool = False  # keep decoded images in memory after their first read (not with data_crop=random)
-    steps: int = 10_000  # generator updates
-    batch_size: int = 64  # global batch, split across processes
+    steps: int = _recipe("steps")  # generator updates
+    batch_size: int = _recipe("batch_size")  # global batch, split across processes
     # each process's share of the batch in this many micro-batches, gradients summed (BigGAN's
     # num_D_accumulations): less memory, the same D gradient; G's batch norm sees micro-batches in the G step
     accum_steps: int = 1
     seed: int = 0
-    n_dis: int = 1  # D steps per G step
-    loss: str = "hinge"
-    lr_g: float = 1e-4
-    lr_d: float = 4e-4
-    # Adam beta2 0.999: the official SAGAN code's (TF's default; the paper's text says 0.9)
-    betas_g: list[float] = field(default_factory=lambda: [0.0, 0.999])
-    betas_d: list[float] = field(default_factory=lambda: [0.0, 0.999])
+    n_dis: int = _recipe("n_dis")  # D steps per G step
+    loss: str = _recipe("loss")
+    lr_g: float = _recipe("lr_g")
+    lr_d: float = _recipe("lr_d")
+    betas_g: list[float] = _recipe("betas_g")
+    betas_d: list[float] = _recipe("betas_d")
     adam_eps: float = 1e-8
     lr_decay_start: float = 1.0  # fraction of steps after which both lrs fall linearly to 0 at `steps` (1: constant)
-    ema_decay: float = 0.9999
-    ema_start: int = 1000  # before this step the EMA copy just follows G
+    ema_decay: float = _recipe("ema_decay")
+    ema_start: int = _recipe("ema_start")  # before this step the EMA copy just follows G
     # > 0: the EMA's half-life in thousands of images (steps x batch_size), StyleGAN2-ADA's schedule; replaces
     # ema_decay and ema_start. ema_rampup > 0 caps the half-life at ema_rampup x the images seen so far
     ema_kimg: float = 0.0
     ema_rampup: float = 0.0
     # power_iteration: the EMA copy runs spectral norm's power iteration on its averaged weights (its layers
     # keep largest singular value ~1); copy: it takes the live G's u, v (sahit 0.1.0)
-    ema_spectral_norm: str = "power_iteration"
-    r1_gamma: float = 0.0  # weight on mean(sum(grad_x D(x)^2)) over reals
+    ema_spectral_norm: str = _recipe("ema_spectral_norm")
+    r1_gamma: float = _recipe("r1_gamma")  # weight on mean(sum(grad_x D(x)^2)) over reals
     r1_every: int = 1  # R1 on every k-th D step only, weighted by k (StyleGAN2's lazy regularisation)
-    bcr_weight: float = 0.0  # balanced consistency regularisation weight (DiffAugment inside bCR only)
+    bcr_weight: float = _recipe("bcr_weight")  # balanced consistency regularisation weight (DiffAugment inside bCR only)
     bcr_policy: str = "color,translation,cutout"
     augment: str = ""  # diffaug:color,translation,cutout = DiffAugment on every image D sees ("" = none)
     # The G step draws fresh z, y (every reference does). true: it back-propagates through the last D step's
-    # fakes instead, saving one G forward per step. Measured on CIFAR-10 (experiments/reuse_fake.py, 2 seeds,
-    # sagan-cifar10 at width 32, 800 steps; docs/faithfulness.md): 6% less time per step (19% at the
-    # quickstart's size); FID at equal steps the same (2.54 vs 2.51, seed spread 0.2); at equal time better
-    # (2.35 vs ~3.06) while FID still falls steeply, i.e. early in a run. A speed option, not the reference.
-    reuse_fake: bool = False
+    # fakes instead, saving one G forward per step: a speed option, not the reference (what it costs and
+    # buys, measured: docs/faithfulness.md)
+    reuse_fake: bool = _recipe("reuse_fake")
     # alternating: D step(s), then a G step (SAGAN, BigGAN, StudioGAN). simultaneous: one G forward and one
     # D pass per step, G and D updated from the same logits (HiT's official trainer); needs n_dis 1
-    update: str = "alternating"
+    update: str = _recipe("update")
     # D's spectral-norm power iteration also advances in the G step's D pass (true: twice per iteration, as
     # BigGAN and StudioGAN); false: once, in the D step, as the official SAGAN code ("NO_OPS" on fakes)
-    d_sn_in_g_step: bool = False
+    d_sn_in_g_step: bool = _recipe("d_sn_in_g_step")
     class_conditional: bool | None = None  # condition on the data's labels (None: the model family decides)
-    flip: bool = False  # random horizontal flips of real images (HiT: yes; the official SAGAN code: no)
-    data_crop: str = "center"  # center | random: square crop of data_crop_fraction of the short side
-    data_crop_fraction: float = 1.0  # 0.875 with random: HiT's ImageNet preprocessing (evaluation crops centre)
-    data_interpolation: str = "bilinear"  # bilinear | bicubic (HiT) resize to the model's resolution
+    flip: bool = _recipe("flip")  # random horizontal flips of real images (HiT: yes; the official SAGAN code: no)
+    data_crop: str = _recipe("data_crop")  # center | random: square crop of data_crop_fraction of the short side
+    data_crop_fraction: float = _recipe("data_crop_fraction")  # 0.875 with random: HiT's ImageNet preprocessing (evaluation crops centre)
+    data_interpolation: str = _recipe("data_interpolation")  # bilinear | bicubic (HiT) resize to the model's resolution
     precision: str = "fp32"  # fp32 | bf16 | fp16 | auto (bf16 on GPUs that support it)
     channels_last: bool = False
     compile: bool = False
@@ -145,6 +156,10 @@ def _field_types() -> dict[str, Any]:
 
 
 def validate(cfg: TrainConfig) -> None:
+    if isinstance(cfg.model, str):  # a model preset's earlier name (run folders of 0.2.0 and before)
+        from ..models.registry import canonical_model
+
+        cfg.model = canonical_model(cfg.model)
     positive_int = ("steps", "batch_size", "accum_steps", "n_dis", "r1_every", "ckpt_every", "keep_ckpts", "sample_every",
                     "sample_cols", "log_every", "eval_n", "max_bad_steps", "data_length")
     for name in positive_int:
@@ -288,16 +303,56 @@ def stored_config(values: dict[str, Any]) -> TrainConfig:
 
 
 def available_presets() -> list[str]:
+    """The shipped training presets (src/sahit/configs/*.yaml)."""
     return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
 
 
 def load_preset(name: str) -> dict[str, Any]:
-    """The preset's values: its model family's recipe, overridden by a shipped YAML or a YAML path
-    (a model preset without a YAML trains with its family's recipe)."""
-    values = preset_yaml(name)
-    model = values.get("model", TrainConfig.model)
-    family = family_of(model) if isinstance(model, str) else None
-    return {**(family.recipe if family is not None else {}), **values}
+    """A training preset's values: its base's (a family's recipe or another preset's, resolved), overridden
+    by the values it states itself. ``name`` is a shipped preset, a YAML path, or a model preset (trained
+    with its family's recipe)."""
+    return _resolve_preset(name, ())
+
+
+def _resolve_preset(name: str, seen: tuple[str, ...]) -> dict[str, Any]:
+    if name in seen:
+        raise ConfigError(f"preset {seen[0]!r} has a cycle of bases: {' -> '.join([*seen, name])}")
+    own = preset_yaml(name)
+    return merge(base_values(own.pop(BASE, None), own.get("model"), (*seen, name)), own)
+
+
+def base_values(base: Any, model: Any = None, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What a preset with ``base:`` starts from: a family's recipe (with the family as its model), another
+    training preset's resolved values, or (no base: a YAML written before bases) the recipe of its model's family."""
+    if base is None:
+        family = family_of(model) if isinstance(model, str) else None
+        return copy.deepcopy(family.recipe) if family is not None else {}
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"base must name a model family or a training preset, got {base!r}")
+    if is_family(base):
+        return {**copy.deepcopy(family_of(base).recipe), "model": base}
+    if base in available_presets() or base in LEGACY_PRESETS or Path(base).suffix in (".yaml", ".yml"):
+        return _resolve_preset(base, seen)
+    from ..models.registry import families
+
+    choices = available_presets() + families()
+    raise ConfigError(f"unknown base {base!r}{suggest(base, choices)} (a model family or a training preset)")
+
+
+def preset_chain(name: str) -> list[str]:
+    """``name`` and the training presets it is built on, nearest first (``["hit-faces1024", "hit-faces256"]``)."""
+    chain = [LEGACY_PRESETS.get(name, name)]
+    base = preset_yaml(name).get(BASE)
+    while isinstance(base, str) and base and not is_family(base) and base not in chain:  # load_preset reports cycles
+        chain.append(LEGACY_PRESETS.get(base, base))
+        base = preset_yaml(base).get(BASE)
+    return chain
+
+
+def is_family(name: str) -> bool:
+    """Whether ``name`` is a model family (a base whose values are the family's recipe)."""
+    family = family_of(name)
+    return family is not None and family.name == name
 
 
 def preset_yaml(name: str) -> dict[str, Any]:
@@ -307,12 +362,13 @@ def preset_yaml(name: str) -> dict[str, Any]:
         if not path.is_file():
             raise ConfigError(f"config file {name!r} does not exist")
         return read_yaml(path)
-    shipped = CONFIG_DIR / f"{name}.yaml"
+    shipped = CONFIG_DIR / f"{LEGACY_PRESETS.get(name, name)}.yaml"
     if shipped.is_file():
         return read_yaml(shipped)
     from ..models import presets as model_presets
+    from ..models.registry import canonical_model
 
-    if name in model_presets():
+    if canonical_model(name) in model_presets():
         return {"model": name}
     choices = available_presets() + sorted(model_presets())
     raise ConfigError(f"unknown preset {name!r}{suggest(name, choices)} (see `sahit presets`)")

@@ -109,14 +109,14 @@ def step_functions(trainer: Any) -> tuple[Any, Any]:
         z, y_fake = trainer.latents()
         with torch.no_grad(), trainer.autocast():
             fake = trainer.G_run(z, y_fake)
-        loss, _ = trainer.d_loss(real, y_real, fake, y_fake, with_r1=False)
+        loss, _ = trainer.objective.d_loss(real, y_real, fake, y_fake, with_r1=False)
         trainer._update(loss, trainer.D, trainer.opt_d, trainer.scaler_d)
 
     def g_step() -> None:
         z, y_fake = trainer.latents()
         trainer.D.requires_grad_(False)
         with trainer.autocast():
-            loss = trainer.loss.g_loss(trainer.D_run(trainer.G_run(z, y_fake), y_fake).float())
+            loss = trainer.objective.g_loss(trainer.G_run(z, y_fake), y_fake)
         trainer._update(loss, trainer.G, trainer.opt_g, trainer.scaler_g)
         trainer.D.requires_grad_(True)
 

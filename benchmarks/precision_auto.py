@@ -48,7 +48,7 @@ def main() -> None:
             trainers = {p: make_trainer(preset, p, Path(tmp) / f"{preset}-{p}") for p in PRECISIONS}
             batches = {p: t.batches() for p, t in trainers.items()}
             cfg = trainers["fp32"].cfg
-            family = model_config(cfg.model, **cfg.model_args).to_dict()["family"]
+            family = model_config(cfg.model.name, **cfg.model.args).to_dict()["family"]
 
             def run(p: str, n: int, trainers=trainers, batches=batches) -> float:
                 t0 = time.perf_counter()

@@ -401,14 +401,12 @@ def finished(run_dir: Path, steps: int) -> bool:
 
 def run_facts(run_dir: Path) -> dict[str, Any]:
     """Wall time, step time, sessions, FID curve and parameter counts of a finished run."""
-    import yaml
-
-    from sahit.runs import read_jsonl
+    from sahit.runs import read_config, read_jsonl
 
     sessions = read_jsonl(run_dir / "experiment_sessions.jsonl")
     log = read_jsonl(run_dir / "log.jsonl")
     rates = [r["it_per_s"] for r in log if r.get("it_per_s")]
-    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    config = read_config(run_dir)  # the flat names, whatever schema config.yaml was written with
     return {
         "train_seconds": round(sum(s["seconds"] for s in sessions), 1),  # subprocess wall time, all sessions
         "sessions": len(sessions),

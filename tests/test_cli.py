@@ -70,8 +70,8 @@ def test_overrides_anywhere_on_the_line_and_plain_progress_lines(tmp_path, capsy
             "--data", "builtin", "model.d_width=16", "model.z_dim=16", "ema_start=0"]
     assert main(argv) == 0
     config = yaml.safe_load((out / "config.yaml").read_text())
-    assert (config["batch_size"], config["steps"], config["ema_start"]) == (8, 2, 0)
-    assert config["model_args"] == {"g_width": 16, "d_width": 16, "z_dim": 16}
+    assert (config["optim"]["batch_size"], config["optim"]["steps"], config["ema"]["start"]) == (8, 2, 0)
+    assert config["model"]["args"] == {"g_width": 16, "d_width": 16, "z_dim": 16}
     err = capsys.readouterr().err
     assert "\r" not in err and "train: 0/2 (0%)" in err and "train: 2/2 (100%)" in err
     card = (out / "export" / "README.md").read_text()  # the trainer's model card

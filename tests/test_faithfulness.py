@@ -27,7 +27,7 @@ def test_preset_recipe_equals_the_tables_values(preset):
 
 
 def resolved(preset: str) -> dict:
-    return config_from_dict(load_preset(preset)).to_dict()
+    return config_from_dict(load_preset(preset)).flat()
 
 
 @pytest.mark.parametrize("preset", ["hit-128", "hit-64"])

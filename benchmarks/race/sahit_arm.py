@@ -32,7 +32,7 @@ def train(args: argparse.Namespace) -> Trainer:
     trainer = Trainer(cfg, run_dir)
     snapshots = out / "snapshots"
     snapshots.mkdir(parents=True, exist_ok=True)
-    print(f"sahit: {cfg.model} {cfg.model_args}, precision {trainer.amp_dtype or 'fp32'}, "
+    print(f"sahit: {cfg.model.name} {cfg.model.args}, precision {trainer.amp_dtype or 'fp32'}, "
           f"{len(trainer.dataset):,} training images", flush=True)
     budget, every = args.minutes * 60.0, args.snapshot_minutes * 60.0
     trained, next_snapshot, records = 0.0, every, []

@@ -92,14 +92,14 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     from .faithfulness import recipe_summary
     from .models import presets
     from .models.registry import families, family_of, model_aliases
-    from .training.config import LEGACY_PRESETS, TrainConfig, available_presets, load_preset, preset_yaml
+    from .training.config import LEGACY_PRESETS, DataConfig, available_presets, load_preset, preset_yaml
 
     print("training presets (`sahit train --preset NAME`; src/sahit/configs/NAME.yaml): the data, steps and model")
     print("preset they train, and the recipe, as the values that differ from their base (a family's recipe or")
     print("another training preset); docs/faithfulness.md says why each differs from the official code:")
     for name in available_presets():
         values = load_preset(name)
-        data = values.get("data", TrainConfig.data) or "(--data required)"
+        data = values.get("data", DataConfig.source) or "(--data required)"
         print(f"  {name:24s} base={preset_yaml(name).get('base')}  model={values.get('model')}  "
               f"steps={values.get('steps')}  data={data}")
         print(f"  {'':24s} recipe: {recipe_summary(name)}")

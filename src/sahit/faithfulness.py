@@ -200,7 +200,7 @@ def _resolved(preset: str) -> tuple[Any, Any]:
     from .training.config import config_from_dict, load_preset
 
     cfg = config_from_dict(load_preset(preset))
-    return cfg, model_config(cfg.model, **cfg.model_args)
+    return cfg, model_config(cfg.model.name, **cfg.model.args)
 
 
 def _value(cfg: Any, model: Any, key: str) -> Any:
@@ -235,9 +235,7 @@ def family_name(preset: str) -> str:
 
 def preset_report(preset: str) -> list[dict[str, Any]]:
     """One entry per reference row: the preset's value, the official value, and whether (and why) it differs."""
-    from .training.config import unused_keys
-
-    from .training.config import preset_chain
+    from .training.config import preset_chain, unused_keys
 
     family = family_name(preset)
     cfg, model = _resolved(preset)

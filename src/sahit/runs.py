@@ -122,9 +122,15 @@ def read_log(run: Path) -> list[dict[str, Any]]:
 
 
 def read_config(run: Path) -> dict[str, Any]:
-    """The training config a run stored in ``config.yaml`` ({} when absent); data only, never executed."""
+    """The training config a run stored in ``config.yaml`` ({} when absent), under the flat names of sahit 0.2.0
+    (``data``, ``data_holdout``) whatever the schema it was written with; data only, never executed."""
     path = run / CONFIG
-    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    values = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    if isinstance(values, dict) and "schema" in values:  # written in sections (schema 2)
+        from .training.config import flatten
+
+        values = flatten(values)
+    return values
 
 
 def finished_step(run: Path) -> int | None:

@@ -21,9 +21,9 @@ def test_imagenet_preset_refuses_to_train_on_builtin_data(tmp_path, capsys):
 
 def test_imagenet_preset_takes_data_from_the_option_or_an_override(tmp_path):
     cfg, _ = prepare_run("sagan-imagenet128", out=tmp_path / "a", data=str(tmp_path))
-    assert cfg.data == str(tmp_path)
+    assert cfg.data.source == str(tmp_path)
     cfg, _ = prepare_run("sagan-imagenet128", out=tmp_path / "b", overrides=["data=builtin"])
-    assert cfg.data == "builtin"
+    assert cfg.data.source == "builtin"
 
 
 def test_lsun_without_lmdb_names_the_missing_package(tmp_path, monkeypatch):

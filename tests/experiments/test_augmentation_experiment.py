@@ -15,7 +15,7 @@ def test_arms_are_valid_configs_that_differ_only_in_augment():
     configs = {}
     for arm in module.arms(32):
         overrides = parse_overrides([*arm.overrides, "seed=1", "steps=4", "batch_size=4"])
-        configs[arm.name] = config_from_dict(merge(load_preset(arm.preset), overrides)).to_dict()
+        configs[arm.name] = config_from_dict(merge(load_preset(arm.preset), overrides)).flat()
     assert configs["none"]["augment"] == "" and configs["diffaug"]["augment"] == "diffaug:color,translation,cutout"
     assert {k for k in configs["none"] if configs["none"][k] != configs["diffaug"][k]} == {"augment"}
 

@@ -39,7 +39,7 @@ def _params(net):
 
 def test_a_non_finite_step_is_skipped_at_once(tmp_path, make_trainer):
     t = make_trainer(tmp_path / "r", "steps=4", "log_every=1", "ckpt_every=100")
-    t.loss = PoisonedLoss(t.loss, lambda call: call == 2)
+    t.objective.loss = PoisonedLoss(t.objective.loss, lambda call: call == 2)
     batches = t.batches()
     assert t.train_step(batches)["ok"]
     g, d = _params(t.G), _params(t.D)
@@ -48,17 +48,17 @@ def test_a_non_finite_step_is_skipped_at_once(tmp_path, make_trainer):
     assert all(torch.equal(a, b) for a, b in zip(d, t.D.parameters()))
 
     t = make_trainer(tmp_path / "r2", "steps=4", "log_every=1", "ckpt_every=100")
-    t.loss = PoisonedLoss(t.loss, lambda call: call == 2)
+    t.objective.loss = PoisonedLoss(t.objective.loss, lambda call: call == 2)
     t.fit()
     records = _records(tmp_path / "r2")
     assert [r["step"] for r in records] == [1, 2, 3, 4]  # the bad step was redone, not counted
     assert [r["skipped_steps"] for r in records] == [0, 1, 1, 1]
-    assert t.loss.calls == 5 and t.rollbacks == 0 and t.lr_scale == 1.0
+    assert t.objective.loss.calls == 5 and t.rollbacks == 0 and t.lr_scale == 1.0
 
 
 def test_advance_counts_and_averages_good_steps_only(tmp_path, make_trainer):
     t = make_trainer(tmp_path / "r", "steps=4", "ema_decay=0.5", "ema_start=0")
-    t.loss = PoisonedLoss(t.loss, lambda call: call == 2)
+    t.objective.loss = PoisonedLoss(t.objective.loss, lambda call: call == 2)
     batches = t.batches()
     assert t.advance(batches) is not None and t.step == 1
     ema = _params(t.ema.net)
@@ -72,7 +72,7 @@ def test_advance_counts_and_averages_good_steps_only(tmp_path, make_trainer):
 
 def test_persistent_non_finite_steps_roll_back_with_lower_lr(tmp_path, make_trainer, caplog):
     t = make_trainer(tmp_path / "r", "steps=5", "log_every=1", "ckpt_every=2", "max_bad_steps=2", "lr_decay_start=1.0")
-    t.loss = PoisonedLoss(t.loss, lambda call: call in (4, 5))  # steps 1-3 fine, then two bad in a row
+    t.objective.loss = PoisonedLoss(t.objective.loss, lambda call: call in (4, 5))  # steps 1-3 fine, then two bad in a row
     with caplog.at_level(logging.WARNING):
         t.fit()
     assert "rolled back to step 2 with learning rates x0.5" in caplog.text
@@ -87,18 +87,18 @@ def test_persistent_non_finite_steps_roll_back_with_lower_lr(tmp_path, make_trai
 
 def test_divergence_that_never_ends_stops_with_a_clear_message(tmp_path, make_trainer):
     t = make_trainer(tmp_path / "r", "steps=8", "ckpt_every=2", "max_bad_steps=2", "max_rollbacks=2", "lr_decay_start=1.0")
-    t.loss = PoisonedLoss(t.loss, lambda call: call >= 4)
+    t.objective.loss = PoisonedLoss(t.objective.loss, lambda call: call >= 4)
     with pytest.raises(TrainingError, match=r"training diverged: 2 consecutive steps .* at step 2 after 2 rollback"):
         t.fit()
     # each rollback went back to the same checkpoint and halved the rate again: no endless loop
-    assert t.loss.calls == 3 + 2 * 3 and t.rollbacks == 2 and t.lr_scale == 0.25
+    assert t.objective.loss.calls == 3 + 2 * 3 and t.rollbacks == 2 and t.lr_scale == 0.25
     assert t.opt_g.param_groups[0]["lr"] == pytest.approx(0.25 * t.cfg.lr_g)
     assert [s for s, _ in list_checkpoints(tmp_path / "r" / "checkpoints")] == [2]
 
 
 def test_divergence_before_any_checkpoint_says_so(tmp_path, make_trainer):
     t = make_trainer(tmp_path / "r", "steps=4", "max_bad_steps=2")
-    t.loss = PoisonedLoss(t.loss, lambda call: True)
+    t.objective.loss = PoisonedLoss(t.objective.loss, lambda call: True)
     with pytest.raises(TrainingError, match="no checkpoint to roll back to; lower lr_g/lr_d"):
         t.fit()
 

@@ -29,7 +29,7 @@ def test_d_gradient_equals_unsplit_batch(tmp_path, single_thread, extra):
     torch.manual_seed(0)
     real, fake = torch.rand(8, 3, 16, 16) * 2 - 1, torch.rand(8, 3, 16, 16) * 2 - 1
     y_real, y_fake = torch.randint(0, 10, (8,)), torch.randint(0, 10, (8,))
-    loss, stats = whole.d_loss(real, y_real, fake, y_fake, with_r1=True)
+    loss, stats = whole.objective.d_loss(real, y_real, fake, y_fake, with_r1=True)
     whole._backward(loss, whole.D, whole.opt_d, whole.scaler_d)
     loss_split, stats_split = accumulated_d_grads(split, real, y_real, fake, y_fake, with_r1=True)
     assert torch.allclose(loss_split, loss, atol=1e-6)

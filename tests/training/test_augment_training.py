@@ -32,8 +32,8 @@ def test_bad_augment_setting_is_refused(tmp_path):
 def test_d_sees_augmented_reals_and_fakes_in_both_steps(tmp_path):
     t = trainer(tmp_path / "r", AUG, "reuse_fake=true", "r1_gamma=0", "bcr_weight=0")
     seen, fakes, reals = [], [], []
-    d_run, g_run = t.D_run, t.G_run
-    t.D_run = lambda x, y: (seen.append(x.detach().clone()), d_run(x, y))[1]
+    d_run, g_run = t.objective.D_run, t.G_run
+    t.objective.D_run = lambda x, y: (seen.append(x.detach().clone()), d_run(x, y))[1]
     t.G_run = lambda z, y: (fakes.append(g_run(z, y)), fakes[-1])[1]
     batches = t.batches()
 
@@ -42,7 +42,7 @@ def test_d_sees_augmented_reals_and_fakes_in_both_steps(tmp_path):
             reals.append(real)
             yield real, y
 
-    aug_state = t.aug_gen.get_state()
+    aug_state = t.objective.aug_gen.get_state()
     t.train_step(recording())
     assert len(seen) == 2  # one D pass in D's step, one in G's step
     # The reference: the same draws from a copy of the trainer's augmentation generator.
@@ -57,8 +57,8 @@ def test_d_sees_augmented_reals_and_fakes_in_both_steps(tmp_path):
 def test_without_augment_d_sees_the_images_themselves(tmp_path):
     t = trainer(tmp_path / "r", "reuse_fake=true")
     seen = []
-    d_run = t.D_run
-    t.D_run = lambda x, y: (seen.append(x.detach().clone()), d_run(x, y))[1]
+    d_run = t.objective.D_run
+    t.objective.D_run = lambda x, y: (seen.append(x.detach().clone()), d_run(x, y))[1]
     real, y = next(t.batches())
     t.train_step(iter([(real, y)]))
     assert torch.equal(seen[0][: len(real)], real)
@@ -72,19 +72,19 @@ def test_g_learns_through_the_augmentation(tmp_path):
 
 
 def test_r1_is_taken_on_the_unaugmented_reals_through_the_augmentation(tmp_path, monkeypatch):
-    from sahit.training import loop
+    from sahit.training import objective
 
     calls = []
-    original = loop.r1_penalty
-    monkeypatch.setattr(loop, "r1_penalty", lambda logits, real: calls.append((real, original(logits, real))) or
+    original = objective.r1_penalty
+    monkeypatch.setattr(objective, "r1_penalty", lambda logits, real: calls.append((real, original(logits, real))) or
                         calls[-1][1])
     t = trainer(tmp_path / "r", AUG, "r1_gamma=1", "r1_every=1")
     real, y = next(t.batches())
     z, y_fake = t.latents()
     fake = t.G(z, y_fake).detach()
     t.D.eval()  # no power iteration between passes: the same D every time
-    aug_state = t.aug_gen.get_state()
-    t.d_loss(real, y, fake, y_fake, with_r1=True)
+    aug_state = t.objective.aug_gen.get_state()
+    t.objective.d_loss(real, y, fake, y_fake, with_r1=True)
     (r1_input, penalty), = calls
     assert torch.equal(r1_input.detach(), real)  # the un-augmented reals
     # Reference: the gradient of D(augment(x)) with respect to x, with the same augmentation draws.
@@ -106,7 +106,7 @@ def test_few_steps_with_augment_r1_and_bcr_are_finite(tmp_path):
 
 
 def test_same_seed_same_run_other_seed_other_augmentation(tmp_path):
-    states = [trainer(tmp_path / name, AUG, f"seed={seed}").aug_gen.get_state() for name, seed in
+    states = [trainer(tmp_path / name, AUG, f"seed={seed}").objective.aug_gen.get_state() for name, seed in
               (("a", 0), ("b", 0), ("c", 1))]
     assert torch.equal(states[0], states[1]) and not torch.equal(states[0], states[2])
 

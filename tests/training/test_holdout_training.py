@@ -33,5 +33,5 @@ def test_training_reads_only_the_rest_and_evaluates_on_the_held_out_images(image
 
 
 def test_data_holdout_must_not_be_negative(tmp_path):
-    with pytest.raises(ConfigError, match="data_holdout must be >= 0"):
+    with pytest.raises(ConfigError, match="data.holdout must be >= 0"):
         prepare_run("quickstart", out=tmp_path / "r", overrides=["data_holdout=-1"])

@@ -41,3 +41,29 @@ def test_a_0_2_0_run_folder_resumes_bit_identically(tmp_path):
         for name in a[key]:
             assert torch.equal(a[key][name], b[key][name]), f"{key}.{name}"
     assert a["batches_consumed"] == b["batches_consumed"]
+
+
+def test_config_yaml_is_written_in_sections_with_a_schema_and_reads_back(tmp_path):
+    import yaml
+
+    from sahit.training.config import SCHEMA, SECTIONS, stored_config
+
+    cfg, run_dir = prepare_run("quickstart", out=tmp_path / "r", overrides=["optim.steps=1", "log.progress=false",
+                                                                           "model.g_width=8", "model.d_width=8"])
+    tr = Trainer(cfg, run_dir)
+    tr._start()  # creates the folder and writes config.yaml
+    written = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert list(written) == ["schema", *SECTIONS] and written["schema"] == SCHEMA
+    assert written["optim"]["steps"] == 1 and written["model"]["args"] == {"g_width": 8, "d_width": 8}
+    assert stored_config(written) == cfg
+
+
+def test_the_0_2_0_config_reads_as_the_same_values():
+    import yaml
+
+    from sahit.training.config import stored_config
+
+    flat = yaml.safe_load(FIXTURE.read_text())
+    cfg = stored_config(flat)
+    assert cfg.model.name == "sagan-16"  # the model preset's name now; "quickstart" is its earlier name
+    assert {k: v for k, v in cfg.flat().items() if k != "model"} == {k: v for k, v in flat.items() if k != "model"}

@@ -11,34 +11,31 @@ from sahit.training.config import (
     DATA_NEEDED,
     LEGACY_PRESETS,
     ConfigError,
-    _coerce,
     available_presets,
     base_values,
     config_from_dict,
+    flatten,
     load_preset,
     preset_chain,
     preset_yaml,
 )
-
-
-def _resolved(values: dict) -> dict:
-    return config_from_dict(values).to_dict()
+from sahit.training.config.spelling import coerce
 
 
 @pytest.mark.parametrize("preset", available_presets())
 def test_no_preset_key_restates_its_bases_value(preset):
-    own = preset_yaml(preset)
+    own = flatten(preset_yaml(preset))  # in any spelling (sections, section.field, flat names)
     base = base_values(own.pop(BASE), own.get("model"))
     assert base.get(DATA_NEEDED) != own.get(DATA_NEEDED, object())
     own.pop(DATA_NEEDED, None)
-    resolved = _resolved(base)
+    resolved = config_from_dict(base).flat()
     for key, value in own.items():
         if key == "model_args":
             restated = [k for k, v in value.items() if resolved["model_args"].get(k) == v]
             assert not restated, f"{preset}: model.{restated} restate the base's values"
             continue
         # as the config reads it (1e-4 and 0.0001, [0, 0.9] and [0.0, 0.9] are the same value)
-        assert _coerce(key, value) != resolved[key], f"{preset}: {key} restates its base's value"
+        assert coerce(key, value) != resolved[key], f"{preset}: {key} restates its base's value"
 
 
 @pytest.mark.parametrize("preset", available_presets())
@@ -59,7 +56,7 @@ def test_a_family_recipe_change_reaches_every_preset_built_on_it(monkeypatch):
             patched = {"lr_g": 0.123, "steps": 4242, "loss": "x-loss", "flip": "x-flip"}.get(key, f"x-{key}")
             monkeypatch.setitem(recipe, key, patched)
             for preset in members:
-                stated = any(key in preset_yaml(p) for p in preset_chain(preset))
+                stated = any(key in flatten(preset_yaml(p)) for p in preset_chain(preset))
                 value = load_preset(preset)[key]
                 assert (value != patched) if stated else (value == patched), (family, key, preset)
             monkeypatch.undo()
@@ -84,7 +81,7 @@ def test_earlier_model_preset_names_are_the_same_model(old):
     from sahit.models import model_config
 
     cfg = config_from_dict({"model": old})
-    assert cfg.model != old and asdict(model_config(cfg.model)) == asdict(model_config(old))
+    assert cfg.model.name != old and asdict(model_config(cfg.model.name)) == asdict(model_config(old))
 
 
 def test_a_users_yaml_builds_on_a_preset(tmp_path):

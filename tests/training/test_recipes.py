@@ -109,8 +109,8 @@ def test_simultaneous_gradients_come_from_each_networks_own_loss(tmp_path):
     tr = trainer(tmp_path, "update=simultaneous", "reuse_fake=false", preset="hit-32")
     real, y_real = next(tr.batches())
     z, y = tr.latents()
-    loss_d, stats = tr.d_loss(real, y_real, tr.G(z, y), y, keep_fake_logits=True)
-    loss_g = tr.loss.g_loss(stats["fake_logits"])
+    loss_d, stats = tr.objective.d_loss(real, y_real, tr.G(z, y), y, keep_fake_logits=True)
+    loss_g = tr.objective.loss.g_loss(stats["fake_logits"])
     d_params, g_params = list(tr.D.parameters()), list(tr.G.parameters())
     ref_d = torch.autograd.grad(loss_d, d_params, retain_graph=True, allow_unused=True)
     ref_g = torch.autograd.grad(loss_g, g_params, retain_graph=True, allow_unused=True)
@@ -130,7 +130,7 @@ def test_simultaneous_needs_one_d_step():
 def test_hit_is_unconditional_unless_the_preset_asks(preset, expected):
     cfg = config_from_dict(load_preset(preset))
     adapt_num_classes(cfg, 10)  # labelled data, e.g. CIFAR-10 or ImageNet folders
-    assert model_config(cfg.model, **cfg.model_args).num_classes == expected
+    assert model_config(cfg.model.name, **cfg.model.args).num_classes == expected
 
 
 def test_class_conditional_override_wins():
@@ -160,12 +160,14 @@ def test_a_run_made_before_the_new_keys_resumes_as_it_started(tmp_path):
     import yaml
 
     cfg, run_dir = prepare_run("quickstart", out=tmp_path / "old", overrides=["steps=2"])
-    old = {k: v for k, v in cfg.to_dict().items() if k not in ("update", "d_sn_in_g_step", "ema_spectral_norm",
+    old = {k: v for k, v in cfg.flat().items() if k not in ("update", "d_sn_in_g_step", "ema_spectral_norm",
                                                                    "class_conditional", "data_crop")}
     run_dir.mkdir(parents=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(old))
     resumed, _ = prepare_run("quickstart", out=run_dir, overrides=["steps=4"])  # no "other settings" error
     assert (resumed.d_sn_in_g_step, resumed.ema_spectral_norm, resumed.update) == (True, "copy", "alternating")
-    from sahit.training import config
+    from sahit.training.config import SCHEMA, stored_config
 
-    assert config.PRE_ISSUE_18 is config.DEFAULTS_FOR_0_1_0_RUNS  # the earlier name still imports
+    assert resumed.to_dict()["schema"] == SCHEMA  # what this version writes back: the sections, with a schema
+    with pytest.raises(ConfigError, match="schema 99"):
+        stored_config({**resumed.to_dict(), "schema": 99})

@@ -109,7 +109,7 @@ def test_export_reproduces_generator_exactly(tmp_path):
     G_raw = sahit.load(tmp_path / "r", ema=False)
     state = _state(tmp_path / "r")
     cfg, _ = prepare_run("quickstart", out=tmp_path / "r", overrides=[*TINY, "ema_start=0", "ema_decay=0.5"])
-    G_ref, _ = sahit.build(cfg.model, **cfg.model_args)
+    G_ref, _ = sahit.build(cfg.model.name, **cfg.model.args)
     G_ref.load_state_dict(state["G_ema"])
     G_ref.eval()
     a = G.sample(10, seed=3)
@@ -153,7 +153,7 @@ def test_hit_recipe_with_r1_and_bcr_trains(tmp_path):
 
 
 def test_lazy_r1_runs_every_kth_d_step_with_k_times_the_weight(tmp_path, monkeypatch):
-    from sahit.training import loop
+    from sahit.training import objective
 
     calls = []
 
@@ -161,7 +161,7 @@ def test_lazy_r1_runs_every_kth_d_step_with_k_times_the_weight(tmp_path, monkeyp
         calls.append(trainer.step)
         return torch.ones(())  # a known penalty, so its weight shows in the loss
 
-    monkeypatch.setattr(loop, "r1_penalty", counting_r1)
+    monkeypatch.setattr(objective, "r1_penalty", counting_r1)
     cfg, run_dir = prepare_run("quickstart", out=tmp_path / "r",
                                overrides=[*TINY, "r1_gamma=2", "r1_every=3", "n_dis=2", "steps=4"])
     trainer = Trainer(cfg, run_dir)
@@ -173,8 +173,8 @@ def test_lazy_r1_runs_every_kth_d_step_with_k_times_the_weight(tmp_path, monkeyp
     fake = trainer.G(z, y_fake).detach()
     trainer.D.eval()  # no power iteration between the two passes: the same D twice
     with torch.no_grad():
-        plain, _ = trainer.d_loss(real, y, fake, y_fake, with_r1=False)
-    lazy, _ = trainer.d_loss(real, y, fake, y_fake, with_r1=True)
+        plain, _ = trainer.objective.d_loss(real, y, fake, y_fake, with_r1=False)
+    lazy, _ = trainer.objective.d_loss(real, y, fake, y_fake, with_r1=True)
     assert lazy.item() == pytest.approx(plain.item() + 2 * 3)
 
 

@@ -10,7 +10,10 @@ torchvision name (``cifar10``, ``cifar100``, ``stl10``, ``celeba``, ``lsun:<clas
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -116,29 +119,33 @@ class _NoLabel(Dataset):
         return image, 0
 
 
-def make_dataset(
-    spec: str,
-    resolution: int,
-    train: bool = True,
-    root: str | os.PathLike | None = None,
-    download: bool = False,
-    seed: int = 0,
-    length: int = 50_000,
-    strict: bool = False,
-    crop: str = "center",
-    crop_fraction: float = 1.0,
-    interpolation: str = "bilinear",
-    holdout: int = 0,
-    split: str = "train",
-) -> Dataset:
-    """Build the data set named by ``spec`` at ``resolution`` (see the module docstring).
+# How a data set is read, as the training config's data section names them (``cfg.data``), with their defaults.
+OPTIONS = {"root": "", "download": False, "length": 50_000, "strict": False, "crop": "center", "crop_fraction": 1.0,
+           "interpolation": "bilinear", "holdout": 0}
 
+
+def make_dataset(data: Any, resolution: int, train: bool = True, seed: int = 0, split: str = "train",
+                 **options: Any) -> Dataset:
+    """Build the data set ``data`` names at ``resolution`` (see the module docstring).
+
+    ``data``: the training config's data section (``cfg.data``: ``source`` and the :data:`OPTIONS`), or a
+    spec string with any of the :data:`OPTIONS` as keywords (``make_dataset("cifar10", 32, holdout=5000)``).
     ``crop``, ``crop_fraction``, ``interpolation``: how images are cut to a square and resized
     (``image_transform``; the built-in shapes are drawn at ``resolution`` and ignore them).
     ``holdout``: set that many training images apart, the same number of each class, chosen from the
     labels with a fixed seed (:mod:`sahit.data.holdout`); ``split="train"`` returns the rest,
     ``"holdout"`` the held-out images. 0: the whole data set, as it is.
     """
+    if isinstance(data, (str, os.PathLike)):
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise TypeError(f"make_dataset got unknown options {unknown} (known: {', '.join(OPTIONS)})")
+        spec, opts = str(data), {**OPTIONS, **options}
+    else:
+        if options:
+            raise TypeError("make_dataset takes a data section or a spec with keyword options, not both")
+        spec, opts = data.source, {name: getattr(data, name) for name in OPTIONS}
+    holdout = opts["holdout"]
     if split not in SPLITS:
         raise DataError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     if isinstance(holdout, bool) or not isinstance(holdout, int) or holdout < 0:
@@ -147,29 +154,60 @@ def make_dataset(
         raise DataError("split='holdout' needs holdout > 0: the number of images held out of training")
     if holdout and not train:
         raise DataError("holdout sets images of the training set apart; the test set (train=False) has none")
-    dataset = _whole_dataset(spec, resolution, train, root, download, seed, length, strict,
-                             crop, crop_fraction, interpolation)
+    dataset = _whole_dataset(spec, resolution, train, seed, opts)
     return split_dataset(dataset, holdout, split) if holdout else dataset
 
 
-def _whole_dataset(spec: str, resolution: int, train: bool, root: str | os.PathLike | None, download: bool,
-                   seed: int, length: int, strict: bool, crop: str, crop_fraction: float,
-                   interpolation: str) -> Dataset:
+# A data source: ``build(arg, resolution, train, seed, options) -> Dataset`` for ``--data NAME[:ARG]`` (``options``:
+# the :data:`OPTIONS`). A name a path of the same spelling shadows (``--data cifar10`` with a folder ``cifar10``
+# in the working directory reads the folder) unless the source says otherwise.
+@dataclass(frozen=True)
+class Source:
+    build: Callable[[str, int, bool, int, dict[str, Any]], Dataset]
+    paths_first: bool = True
+
+
+SOURCES: dict[str, Source] = {}
+
+
+def register_source(name: str, build: Callable[[str, int, bool, int, dict[str, Any]], Dataset],
+                    paths_first: bool = True) -> None:
+    """Make ``--data NAME`` (or ``NAME:ARG``) build a data set with ``build`` (see :data:`SOURCES`)."""
+    SOURCES[name] = Source(build, paths_first)
+
+
+def _builtin(arg: str, resolution: int, train: bool, seed: int, options: dict[str, Any]) -> Dataset:
+    return BuiltinShapes(resolution, length=options["length"], seed=seed if train else seed + 1_000_003)
+
+
+def _torchvision(name: str) -> Callable[[str, int, bool, int, dict[str, Any]], Dataset]:
+    def build(arg: str, resolution: int, train: bool, seed: int, options: dict[str, Any]) -> Dataset:
+        transform = image_transform(resolution, options["crop"], options["crop_fraction"], options["interpolation"])
+        return _torchvision_dataset(name, arg or None, resolution, train, Path(options["root"] or DEFAULT_ROOT),
+                                    options["download"], transform)
+
+    return build
+
+
+register_source("builtin", _builtin, paths_first=False)
+for _name in TORCHVISION_SETS:
+    register_source(_name, _torchvision(_name))
+
+
+def _whole_dataset(spec: str, resolution: int, train: bool, seed: int, options: dict[str, Any]) -> Dataset:
     if not spec:
         raise DataError("--data is empty: use 'builtin', a torchvision name or a folder path")
-    if spec == "builtin":
-        return BuiltinShapes(resolution, length=length, seed=seed if train else seed + 1_000_003)
     name, _, arg = spec.partition(":")
-    if name.lower() in TORCHVISION_SETS and not Path(spec).exists():
-        return _torchvision_dataset(name.lower(), arg or None, resolution, train, Path(root or DEFAULT_ROOT), download,
-                                    image_transform(resolution, crop, crop_fraction, interpolation))
+    source = SOURCES.get(spec) or SOURCES.get(name.lower())
+    if source is not None and (not source.paths_first or not Path(spec).exists()):
+        return source.build(arg, resolution, train, seed, options)
     path = Path(spec).expanduser()
     if not path.exists():
         raise DataError(
             f"--data {spec!r} is neither 'builtin', a torchvision data set ({', '.join(TORCHVISION_SETS)}) "
             "nor an existing folder"
         )
-    transform = image_transform(resolution, crop, crop_fraction, interpolation)
+    transform = image_transform(resolution, options["crop"], options["crop_fraction"], options["interpolation"])
     if path.is_file() and path.suffix.lower() == ".zip":
-        return ZipImageDataset(path, resolution, strict=strict, transform=transform)
-    return ImageFolderDataset(path, resolution, strict=strict, transform=transform)
+        return ZipImageDataset(path, resolution, strict=options["strict"], transform=transform)
+    return ImageFolderDataset(path, resolution, strict=options["strict"], transform=transform)

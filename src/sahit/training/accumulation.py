@@ -18,12 +18,11 @@ Memory: the activations kept for backward are those of one micro-batch, so a ste
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING
 
 import torch
 
-from ..layers.spectral import frozen_power_iteration, paused_power_iteration
+from ..layers.spectral import paused_power_iteration
 
 if TYPE_CHECKING:
     from .loop import Trainer
@@ -37,13 +36,13 @@ def accumulated_d_grads(trainer: Trainer, real: torch.Tensor, y_real, fake: torc
                         with_r1: bool) -> tuple[torch.Tensor, dict]:
     """D's gradients of ``trainer.d_loss`` over the batch, summed from ``accum_steps`` micro-batches (fresh grads,
     averaged over processes). Returns the batch's loss and stats (means over the micro-batches)."""
-    k = trainer.cfg.accum_steps
+    k = trainer.cfg.optim.accum_steps
     trainer.opt_d.zero_grad(set_to_none=True)
     total, stats = 0.0, {}
     parts = zip(real.chunk(k), _split(y_real, k), fake.chunk(k), _split(y_fake, k))
     for j, (r, yr, f, yf) in enumerate(parts):
         with paused_power_iteration(trainer.D, paused=j > 0):
-            loss, part_stats = trainer.d_loss(r, yr, f, yf, with_r1)
+            loss, part_stats = trainer.objective.d_loss(r, yr, f, yf, with_r1)
         trainer.scaler_d.scale(loss / k).backward()
         total = total + loss.detach() / k
         for name, value in part_stats.items():
@@ -54,20 +53,17 @@ def accumulated_d_grads(trainer: Trainer, real: torch.Tensor, y_real, fake: torc
 
 def accumulated_g_grads(trainer: Trainer) -> torch.Tensor:
     """G's gradients of its loss on one batch of fresh latents in ``accum_steps`` micro-batches; returns the loss."""
-    cfg, k = trainer.cfg, trainer.cfg.accum_steps
+    k = trainer.cfg.optim.accum_steps
     z, y_fake = trainer.latents()
     trainer.opt_g.zero_grad(set_to_none=True)
-    trainer.D.requires_grad_(False)
     total = 0.0
-    frozen = contextlib.nullcontext() if cfg.d_sn_in_g_step else frozen_power_iteration(trainer.D)
-    with frozen:
+    with trainer.objective.g_step_view():
         for j, (zj, yj) in enumerate(zip(z.chunk(k), _split(y_fake, k))):
             with paused_power_iteration(trainer.G, j > 0), paused_power_iteration(trainer.D, j > 0), \
                     trainer.autocast():
                 fake = trainer.G_run(zj, yj)
-                loss = trainer.loss.g_loss(trainer.D_run(trainer.augment(fake), yj).float())
+                loss = trainer.objective.g_loss(fake, yj)
             trainer.scaler_g.scale(loss / k).backward()
             total = total + loss.detach() / k
-    trainer.D.requires_grad_(True)
     trainer.dist.average_gradients(trainer.G)
     return total

@@ -21,7 +21,7 @@ from ..runs import sample_noise
 
 PREFIX = "attention/"
 BATCH = 8  # images of the fixed batch: enough for a stable norm ratio, cheap at every log step
-SEED_OFFSET = 24_680  # latents from cfg.seed + this, away from the sample grid's cfg.seed + 12345
+SEED_OFFSET = 24_680  # latents from cfg.runtime.seed + this, away from the sample grid's cfg.runtime.seed + 12345
 
 
 class AttentionLog:

@@ -86,3 +86,11 @@ def non_finite(state: dict[str, Any]) -> list[str]:
     """Names of the floating tensors of G, D and G_ema (weights and buffers) holding NaN or inf."""
     return [f"{net}.{name}" for net in ("G", "D", "G_ema") for name, t in state[net].items()
             if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+
+
+def first_mismatches(message: str) -> str:
+    """The first few lines of a state-dict load error that name the mismatched layers."""
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    detail = [ln for ln in lines if "size mismatch" in ln or "Missing key" in ln or "Unexpected key" in ln]
+    text = "; ".join(detail[:3]) if detail else (lines[0] if lines else message)
+    return text[:600] + (" ..." if len(text) > 600 else "")

@@ -11,8 +11,8 @@ from .config import TrainConfig
 
 
 class TrainingEvaluator:
-    """``cfg.eval_n`` samples of a generator against ``cfg.data``'s statistics in ``cfg.eval_features``' space:
-    those of the held-out images when ``cfg.data_holdout`` > 0 (all of them, even if fewer than ``eval_n``).
+    """``cfg.log.eval_n`` samples of a generator against ``cfg.data.source``'s statistics in ``cfg.log.eval_features``' space:
+    those of the held-out images when ``cfg.data.holdout`` > 0 (all of them, even if fewer than ``eval_n``).
 
     Every process samples and extracts its share of the images (no process waits on another's
     work in a collective) and all get the same number.
@@ -28,10 +28,10 @@ class TrainingEvaluator:
 
         cfg = self.cfg
         if self._reference is None:
-            self._reference = cached_reference_stats(cfg.data, self.resolution, cfg.eval_features, n=cfg.eval_n,
-                                                     holdout=cfg.data_holdout, device=self.device, progress=False,
+            self._reference = cached_reference_stats(cfg.data.source, self.resolution, cfg.log.eval_features, n=cfg.log.eval_n,
+                                                     holdout=cfg.data.holdout, device=self.device, progress=False,
                                                      shard=self.shard)
-        result = evaluate_generator(G, self._reference, cfg.eval_features, metrics=("fid",), n=cfg.eval_n,
-                                    seed=cfg.seed, device=self.device, progress=False, shard=self.shard)["fid"]
+        result = evaluate_generator(G, self._reference, cfg.log.eval_features, metrics=("fid",), n=cfg.log.eval_n,
+                                    seed=cfg.runtime.seed, device=self.device, progress=False, shard=self.shard)["fid"]
         return {"step": step, "fid": result.value, "eval_n": result.n_samples,
                 "extractor": result.extractor, "reference": result.reference}

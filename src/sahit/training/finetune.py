@@ -59,23 +59,23 @@ def adopt_source_model(cfg: TrainConfig, source: InitSource) -> None:
     ``init_classes`` set, the number of classes is left to the data. ConfigError for another family."""
     options = dict(source.config)
     family = options.pop("family", None)
-    run_family = family_of(cfg.model)
+    run_family = family_of(cfg.model.name)
     if run_family is None or run_family.name != family:
-        raise ConfigError(f"init_from {source.spec} is a {family} model; this run's model {cfg.model!r} is "
+        raise ConfigError(f"init_from {source.spec} is a {family} model; this run's model {cfg.model.name!r} is "
                           f"{run_family.name if run_family else 'unknown'}: train it with a {family} preset")
-    if cfg.init_classes is not None:
+    if cfg.finetune.init_classes is not None:
         options.pop("num_classes", None)
-    cfg.model_args = {**options, **cfg.model_args}
+    cfg.model.args = {**options, **cfg.model.args}
 
 
 def check_init_classes(cfg: TrainConfig, data_classes: int, source_config: dict[str, Any]) -> None:
     """The run's classes against the source's: the same number unless ``init_classes`` says how to map them."""
     old = source_config.get("num_classes", 0)
-    if cfg.init_classes is None and old and data_classes != old:
+    if cfg.finetune.init_classes is None and old and data_classes != old:
         raise ConfigError(f"the data has {data_classes} classes and init_from's model {old}: set init_classes=reinit "
                           f"or init_classes=[...] (for each new class, the old class it starts from)")
-    if isinstance(cfg.init_classes, list) and len(cfg.init_classes) != data_classes:
-        raise ConfigError(f"init_classes lists {len(cfg.init_classes)} old classes for the data's {data_classes}")
+    if isinstance(cfg.finetune.init_classes, list) and len(cfg.finetune.init_classes) != data_classes:
+        raise ConfigError(f"init_classes lists {len(cfg.finetune.init_classes)} old classes for the data's {data_classes}")
 
 
 def class_tables(net: nn.Module) -> list[str]:
@@ -142,12 +142,12 @@ def apply_init(trainer: Any, source: InitSource) -> None:
     """Put the source's weights into the trainer's G, EMA and D (a new run, before its first step)."""
     cfg = trainer.cfg
     spec = source.spec
-    transplant(trainer.G, source.G, cfg.init_classes, f"init_from {spec} (G)")
-    transplant(trainer.ema.net, source.G_ema, cfg.init_classes, f"init_from {spec} (EMA)")
+    transplant(trainer.G, source.G, cfg.finetune.init_classes, f"init_from {spec} (G)")
+    transplant(trainer.ema.net, source.G_ema, cfg.finetune.init_classes, f"init_from {spec} (EMA)")
     if source.D is not None:
-        transplant(trainer.D, source.D, cfg.init_classes, f"init_from {spec} (D)")
-    elif cfg.freeze_d:
-        raise ValueError(f"freeze_d={cfg.freeze_d} freezes the source's D, but init_from {spec} has none "
+        transplant(trainer.D, source.D, cfg.finetune.init_classes, f"init_from {spec} (D)")
+    elif cfg.finetune.freeze_d:
+        raise ValueError(f"freeze_d={cfg.finetune.freeze_d} freezes the source's D, but init_from {spec} has none "
                          "(D comes from a run folder's checkpoints)")
 
 

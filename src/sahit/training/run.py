@@ -34,10 +34,10 @@ def prepare_run(preset: str, out: str | Path | None = None, data: str | None = N
     if needed and not extra.get("data", values.get("data")):
         raise ConfigError(f"preset {preset!r} trains on {needed}: pass --data PATH")
     cfg = config_from_dict(merge(values, extra))
-    if cfg.init_from:  # the source's model options, as the trainer will take them (compared on resume below)
+    if cfg.finetune.init_from:  # the source's model options, as the trainer will take them (compared on resume below)
         from .finetune import adopt_source_model, load_init_source
 
-        adopt_source_model(cfg, load_init_source(cfg.init_from))
+        adopt_source_model(cfg, load_init_source(cfg.finetune.init_from))
     for key, why in unused_keys(cfg).items():  # a value the command line sets that would do nothing
         if key in extra:
             raise ConfigError(f"{key} has no effect: {why}")
@@ -45,8 +45,8 @@ def prepare_run(preset: str, out: str | Path | None = None, data: str | None = N
     stored_path = run_dir / CONFIG
     if stored_path.is_file():
         stored = stored_config(read_yaml(stored_path))
-        if "num_classes" not in cfg.model_args and "num_classes" in stored.model_args:
-            cfg.model_args["num_classes"] = stored.model_args["num_classes"]  # adapted to the data last time
+        if "num_classes" not in cfg.model.args and "num_classes" in stored.model_args:
+            cfg.model.args["num_classes"] = stored.model_args["num_classes"]  # adapted to the data last time
         changed = differences(stored, cfg)
         if changed:
             raise ConfigError(
@@ -54,7 +54,7 @@ def prepare_run(preset: str, out: str | Path | None = None, data: str | None = N
                 "resume it with the same settings or choose a new --out"
             )
         resumable = {k: getattr(cfg, k) for k in RESUMABLE_CHANGES}
-        cfg = config_from_dict({**stored.to_dict(), **resumable})
+        cfg = config_from_dict({**stored.flat(), **resumable})
     elif run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"--out {run_dir} exists and is not a folder")
     return cfg, run_dir

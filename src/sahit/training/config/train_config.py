@@ -10,18 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .sections import (
-    SECTIONS,
-    ConfigError,
-    DataConfig,
-    EMAConfig,
-    FinetuneConfig,
-    LogConfig,
-    ModelSection,
-    ObjectiveConfig,
-    OptimConfig,
-    RuntimeConfig,
-)
+from . import sections
+from .sections import SECTIONS, ConfigError
 from .spelling import PATHS, PRESET_ONLY_KEYS, SCHEMA_KEY, coerce, dotted, flatten
 
 SCHEMA = 2
@@ -46,14 +36,14 @@ class TrainConfig:
     (``cfg.data.source``, ``cfg.model.name``).
     """
 
-    model: ModelSection = field(default_factory=ModelSection)
-    data: DataConfig = field(default_factory=DataConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
-    ema: EMAConfig = field(default_factory=EMAConfig)
-    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
-    log: LogConfig = field(default_factory=LogConfig)
-    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    model: sections.ModelSection = field(default_factory=sections.ModelSection)
+    data: sections.DataConfig = field(default_factory=sections.DataConfig)
+    optim: sections.OptimConfig = field(default_factory=sections.OptimConfig)
+    objective: sections.ObjectiveConfig = field(default_factory=sections.ObjectiveConfig)
+    ema: sections.EMAConfig = field(default_factory=sections.EMAConfig)
+    runtime: sections.RuntimeConfig = field(default_factory=sections.RuntimeConfig)
+    log: sections.LogConfig = field(default_factory=sections.LogConfig)
+    finetune: sections.FinetuneConfig = field(default_factory=sections.FinetuneConfig)
 
     def __init__(self, **values: Any) -> None:
         given = {name: values.pop(name) for name, cls in SECTIONS.items() if isinstance(values.get(name), cls)}

@@ -62,8 +62,8 @@ CLAIM = ("HiT Table 5: multi-axis attention beats regional-only and dilated-only
          "to the latent tokens helps; HiT vs SAGAN at equal CPU time")
 
 
-# The official recipe as src/sahit/configs/hit-32.yaml held it when these results were measured; pinned here so
-# that tuning the CPU preset later does not change what this experiment runs.
+# The official recipe as src/sahit/configs/hit-quickstart.yaml (then hit-32.yaml) held it when these results were
+# measured; pinned here so that tuning the CPU preset later does not change what this experiment runs.
 HIT_RECIPE = ["loss=logistic", "r1_gamma=10", "r1_every=1", "bcr_weight=0", "lr_g=1e-4", "lr_d=1e-4",
               "betas_g=[0, 0.99]", "betas_d=[0, 0.99]", "n_dis=1", "lr_decay_start=1.0", "channels_last=false",
               "model.z_dim=128"]

@@ -35,6 +35,7 @@ import yaml
 from torch import nn
 
 from . import hub, zoo
+from .config_spelling import flat_view
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +127,7 @@ def read_config(run: Path) -> dict[str, Any]:
     (``data``, ``data_holdout``) whatever the schema it was written with; data only, never executed."""
     path = run / CONFIG
     values = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
-    if isinstance(values, dict) and "schema" in values:  # written in sections (schema 2)
-        from .training.config import flatten
-
-        values = flatten(values)
-    return values
+    return flat_view(values) if isinstance(values, dict) else values
 
 
 def finished_step(run: Path) -> int | None:

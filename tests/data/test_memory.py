@@ -43,7 +43,7 @@ def test_items_that_are_not_uint8_images_are_kept_as_they_are():
 
 
 def test_a_random_crop_cannot_be_kept_in_memory():
-    with pytest.raises(ConfigError, match="freeze data_crop=random"):
+    with pytest.raises(ConfigError, match="freeze data.crop=random"):
         config_from_dict({"model": "quickstart", "data_in_memory": True, "data_crop": "random"})
 
 

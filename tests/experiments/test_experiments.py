@@ -124,7 +124,7 @@ def test_cifar10_setting_holds_images_out_and_scores_accuracy_and_intra_fid(tmp_
     assert record["status"] == "ok" and math.isfinite(record["fid"]) and math.isfinite(record["ifid"])
     assert 0 <= record["acc"] <= 1 and record["reference_n"] == 40 and "symmetry_error" not in record
     config = payload["arms"]["none"]["config"]
-    assert config["data_holdout"] == 40 and config["model"] == "sagan-cifar10"  # 32 px
+    assert config["data_holdout"] == 40 and config["model"] == "sagan-32"  # 32 px (the model preset once called sagan-cifar10)
     run_dir = tmp_path / "runs" / "attention_placement_cifar10" / "none" / "seed0"
     assert (run_dir / "summary.json").is_file() and "acc" in out
     run("plot", str(tmp_path / "attention_placement.json"), "--out", str(tmp_path / "figs"), "--markdown")

@@ -121,3 +121,21 @@ def test_make_dataset_takes_the_data_section():
     assert (by_section[5][0] == by_keywords[5][0]).all() and by_section[5][1] == by_keywords[5][1]
     with pytest.raises(TypeError, match="not both"):
         make_dataset(cfg.data, 16, length=3)
+
+
+def test_recipe_fields_carry_their_flat_name_as_the_recipe_key():
+    import dataclasses
+
+    keys = {f.metadata["recipe"]: flat for flat, (section, name) in PATHS.items()
+            for f in dataclasses.fields(SECTIONS[section]) if f.name == name and "recipe" in f.metadata}
+    assert keys and all(key == flat for key, flat in keys.items())
+
+
+def test_run_readers_get_the_flat_names_of_a_sectioned_config_yaml(tmp_path):
+    import yaml
+
+    from sahit.runs import read_config
+
+    cfg = config_from_dict({"data.source": "/x", "data.holdout": 7, "optim.lr_g": 0.5})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+    assert read_config(tmp_path) == cfg.flat()

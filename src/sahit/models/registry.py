@@ -110,7 +110,8 @@ def _resolve(name: str) -> tuple[Family, dict[str, Any]]:
     if name in _FAMILIES:
         return _FAMILIES[name], {}
     choices = sorted(_PRESETS) + sorted(_FAMILIES)
-    raise ValueError(f"unknown model {name!r}{suggest(name, choices)} (available: {', '.join(choices)})")
+    hint = suggest(name, choices + sorted(_ALIASES))  # an earlier name still works, so it may be the nearest
+    raise ValueError(f"unknown model {name!r}{hint} (available: {', '.join(choices)})")
 
 
 def make_config(family: Family, kwargs: dict[str, Any]) -> Any:

@@ -6,17 +6,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ...config_spelling import flat_name
 from .presets import LEGACY_PRESETS
 from .sections import DEFAULT_FAMILY, SECTIONS
 
 
 def _default(f: dataclasses.Field) -> str:
-    if "flat" in f.metadata and f.default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:
-        value: Any = f.default_factory()  # type: ignore[misc]
-        recipe = f.metadata["flat"] if f.name != "args" else None
-        return f"`{value!r}`" + (f" (the {DEFAULT_FAMILY} recipe's)" if recipe else "")
-    value = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-    return f"`{value!r}`"
+    value: Any = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+    return f"`{value!r}`" + (f" (the {DEFAULT_FAMILY} recipe's)" if "recipe" in f.metadata else "")
 
 
 def markdown() -> str:
@@ -44,7 +41,7 @@ def markdown() -> str:
     for name, cls in SECTIONS.items():
         lines += [f"## `{name}`", "", (cls.__doc__ or "").strip(), "", "| key | flat name | default |", "|---|---|---|"]
         for f in dataclasses.fields(cls):
-            flat = f.metadata.get("flat", f.name)
+            flat = flat_name(name, f.name)
             lines.append(f"| `{name}.{f.name}` | `{flat}` | {_default(f)} |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

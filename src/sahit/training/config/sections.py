@@ -1,6 +1,6 @@
 """The sections of a training config: each a small dataclass that checks its own values.
 
-Every field has a flat name too (``field.metadata["flat"]``, the spelling of sahit 0.2.0 and before:
+Every field has a flat name too (:mod:`sahit.config_spelling`, the spelling of sahit 0.2.0 and before:
 ``data_holdout`` for ``data.holdout``, ``lr_g`` for ``optim.lr_g``); overrides, presets and old run
 folders may use it. Fields whose value is a family's recipe default to the default family's recipe
 (:func:`recipe`), the one place those values live.
@@ -29,12 +29,7 @@ class ConfigError(ValueError):
 
 def recipe(flat: str) -> Any:
     """A recipe field: its default is the default family's recipe value (a fresh copy for lists)."""
-    return field(default_factory=lambda: copy.deepcopy(family_of(DEFAULT_FAMILY).recipe[flat]), metadata={"flat": flat})
-
-
-def flat(name: str, default: Any) -> Any:
-    """A field whose flat name differs from its name in the section."""
-    return field(default=default, metadata={"flat": name})
+    return field(default_factory=lambda: copy.deepcopy(family_of(DEFAULT_FAMILY).recipe[flat]), metadata={"recipe": flat})
 
 
 def _label(section: Any, name: str) -> str:
@@ -64,15 +59,15 @@ class DataConfig:
     """What the model learns from and how images reach it."""
 
     SECTION = "data"
-    source: str = flat("data", "builtin")  # builtin | torchvision name | folder path
-    root: str = flat("data_root", "")  # where torchvision data sets live ("" = ~/.cache/sahit/data)
+    source: str = "builtin"  # builtin | torchvision name | folder path
+    root: str = ""  # where torchvision data sets live ("" = ~/.cache/sahit/data)
     download: bool = False  # let torchvision download a data set (needs a network)
-    strict: bool = flat("strict_data", False)  # refuse bad image files instead of skipping them
-    length: int = flat("data_length", 50_000)  # size of the built-in data set
+    strict: bool = False  # refuse bad image files instead of skipping them
+    length: int = 50_000  # size of the built-in data set
     # hold out this many training images (the same number of each class, fixed seed): training never sees
     # them and evaluation during training compares with them (0: train on all, compare with all)
-    holdout: int = flat("data_holdout", 0)
-    in_memory: bool = flat("data_in_memory", False)  # keep decoded images in memory after their first read
+    holdout: int = 0
+    in_memory: bool = False  # keep decoded images in memory after their first read
     crop: str = recipe("data_crop")  # center | random: square crop of crop_fraction of the short side
     crop_fraction: float = recipe("data_crop_fraction")  # 0.875 with random: HiT's ImageNet preprocessing
     interpolation: str = recipe("data_interpolation")  # bilinear | bicubic: resize to the model's resolution
@@ -97,8 +92,8 @@ class ModelSection:
     """The model preset (or family) trained, and overrides of its options (``model.X=V``)."""
 
     SECTION = "model"
-    name: str = flat("model", "sagan-16")  # a model preset or family (sahit presets)
-    args: dict[str, Any] = field(default_factory=dict, metadata={"flat": "model_args"})  # overrides of its options
+    name: str = "sagan-16"  # a model preset or family (sahit presets)
+    args: dict[str, Any] = field(default_factory=dict)  # overrides of the model preset's options
 
     def __post_init__(self) -> None:
         if not isinstance(self.args, dict):
@@ -195,8 +190,8 @@ class EMAConfig:
     start: int = recipe("ema_start")  # before this step the EMA copy just follows G
     # > 0: the EMA's half-life in thousands of images (steps x batch_size), StyleGAN2-ADA's schedule; replaces
     # decay and start. rampup > 0 caps the half-life at rampup x the images seen so far
-    kimg: float = flat("ema_kimg", 0.0)
-    rampup: float = flat("ema_rampup", 0.0)
+    kimg: float = 0.0
+    rampup: float = 0.0
     # power_iteration: the EMA copy runs spectral norm's power iteration on its averaged weights (its layers
     # keep largest singular value ~1); copy: it takes the live G's u, v (sahit 0.1.0)
     spectral_norm: str = recipe("ema_spectral_norm")

@@ -15,9 +15,9 @@ from typing import Any
 import yaml
 
 from ..._suggest import suggest
+from ...config_spelling import SCHEMA_KEY, flat_name
 from .sections import SECTIONS, ConfigError
 
-SCHEMA_KEY = "schema"
 # A preset file's key (not a config key) naming the data it needs when it has no default (`data:` left empty);
 # `sahit train` refuses to start without --data.
 DATA_NEEDED = "data_needed"
@@ -32,7 +32,7 @@ def _paths() -> dict[str, tuple[str, str]]:
     out = {}
     for section, cls in SECTIONS.items():
         for f in dataclasses.fields(cls):
-            out[f.metadata.get("flat", f.name)] = (section, f.name)
+            out[flat_name(section, f.name)] = (section, f.name)
     return out
 
 

@@ -17,9 +17,16 @@ bf16 where native, flips, EMA with a 500k-image half-life ramped up over 5% of t
 - ``batch32``: batch 32 at the base learning rates (about twice the G steps in the same time);
 - ``batch32_lr2x``: both.
 
+``--family hit`` asks the same of ``hit-cifar10-small`` (HiT's recipe: logistic loss, lazy R1, Adam (0, 0.99),
+G and D updated together; batch 32, lr 2e-4 for both), more briefly: ``base``, ``lr2x`` (4e-4 for both) and
+``batch64`` (batch 64 at the base rates, about half the steps). Its quiet rate: 17,807 steps in 40 minutes
+(docs/race.md).
+
 Run:    python -m experiments.cpu_recipe --cifar10 ~/cifar10/train            (10 minutes, 2 seeds)
         python -m experiments.cpu_recipe --cifar10 ~/cifar10/train --minutes 40 --arms base,lr2x
-Writes: experiments/results/cpu_recipe_cifar10.json (or _40min with --minutes 40); runs under experiments/runs/.
+        python -m experiments.cpu_recipe --cifar10 ~/cifar10/train --family hit
+Writes: experiments/results/cpu_recipe_cifar10.json (cpu_recipe_40min_cifar10.json with --minutes 40,
+cpu_recipe_hit_cifar10.json with --family hit); runs under experiments/runs/.
 Scores: FID, class accuracy and intra-FID of 5,000 EMA samples against the 5,000 held-out images, in the
 features of ``--features`` (default: the zoo's CIFAR-10 extractor).
 """
@@ -40,22 +47,31 @@ from experiments.common import (
 )
 
 NAME = "cpu_recipe"
-CLAIM = "a cifar10-small variant lowers held-out FID at a fixed wall-clock budget on a 2-core CPU"
-QUIET_STEPS_PER_SECOND = 8395 / 2400  # cifar10-small, 2 threads, bf16: docs/race.md's 40-minute run
-PRESET = "cifar10-small"
+CLAIM = "a {preset} variant lowers held-out FID at a fixed wall-clock budget on a 2-core CPU"
+PRESETS = {"sagan": "cifar10-small", "hit": "hit-cifar10-small"}
+# each preset's steps per second on a quiet 2-core machine, 2 threads, bf16: docs/race.md's 40-minute runs
+QUIET_STEPS_PER_SECOND = {"sagan": 8395 / 2400, "hit": 17807 / 2400}
 COST_FREE_KEYS = {"lr_g", "lr_d", "betas_g", "betas_d", "ema_kimg", "ema_rampup"}  # change no step's cost
 
 
-def arms() -> list[Arm]:
+def arms(family: str = "sagan") -> list[Arm]:
+    preset = PRESETS[family]
+    if family == "hit":
+        return [
+            Arm("base", preset, [], "hit-cifar10-small as it is (batch 32, lr 2e-4 for G and D)"),
+            Arm("lr2x", preset, ["lr_g=4e-4", "lr_d=4e-4"], "learning rates doubled (4e-4 for G and D)"),
+            Arm("batch64", preset, ["batch_size=64"], "batch 64"),
+        ]
     return [
-        Arm("base", PRESET, [], "cifar10-small as it is (batch 64, lr 1e-4 / 4e-4)"),
-        Arm("lr2x", PRESET, ["lr_g=2e-4", "lr_d=8e-4"], "learning rates doubled (2e-4 / 8e-4)"),
-        Arm("batch32", PRESET, ["batch_size=32"], "batch 32"),
-        Arm("batch32_lr2x", PRESET, ["batch_size=32", "lr_g=2e-4", "lr_d=8e-4"], "batch 32, learning rates doubled"),
+        Arm("base", preset, [], "cifar10-small as it is (batch 64, lr 1e-4 / 4e-4)"),
+        Arm("lr2x", preset, ["lr_g=2e-4", "lr_d=8e-4"], "learning rates doubled (2e-4 / 8e-4)"),
+        Arm("batch32", preset, ["batch_size=32"], "batch 32"),
+        Arm("batch32_lr2x", preset, ["batch_size=32", "lr_g=2e-4", "lr_d=8e-4"], "batch 32, learning rates doubled"),
     ]
 
 
-def budget_steps(chosen: list[Arm], minutes: float, root: Path, args: argparse.Namespace, data: str) -> list[Arm]:
+def budget_steps(chosen: list[Arm], minutes: float, root: Path, args: argparse.Namespace, data: str,
+                 family: str = "sagan") -> list[Arm]:
     """Each arm with the steps it makes in ``minutes`` on a quiet machine (probed ratio to the baseline)."""
     probe_args = argparse.Namespace(batch_size=args.batch_size)
 
@@ -63,7 +79,7 @@ def budget_steps(chosen: list[Arm], minutes: float, root: Path, args: argparse.N
         probed = Arm(arm.name, arm.preset, [*arm.overrides, f"data_holdout={args.holdout}", *extra], arm.label)
         return probe_step_time(root / "probes", probed, probe_args, data)["sec_per_step"]
 
-    base = next(a for a in arms() if a.name == "base")
+    base = next(a for a in arms(family) if a.name == "base")
     step_time(base, "log_every=1")  # warm-up: the first probe runs cold
     out = []
     for arm in chosen:  # three interleaved rounds of base and arm: the median ratio outlasts bursts of other load
@@ -72,7 +88,7 @@ def budget_steps(chosen: list[Arm], minutes: float, root: Path, args: argparse.N
         else:
             ratio = statistics.median(step_time(arm, f"log_every={10 + r}") / step_time(base, f"log_every={10 + r}")
                                       for r in range(3))
-        steps = int(minutes * 60 * QUIET_STEPS_PER_SECOND / ratio)
+        steps = int(minutes * 60 * QUIET_STEPS_PER_SECOND[family] / ratio)
         arm.steps = steps
         arm.notes.update(step_time_ratio=round(ratio, 3), quiet_minutes=minutes)
         out.append(arm)
@@ -84,6 +100,8 @@ def main(argv: list[str] | None = None) -> dict:
     add_common_args(parser, NAME, steps=0, seeds=[0, 1], eval_points=2, batch_size=64, eval_n=5000,
                     cifar10={"steps": 1, "seeds": [0, 1], "eval_points": 2, "eval_n": 5000})
     parser.add_argument("--minutes", type=float, default=10.0, help="quiet 2-core minutes per run (default 10)")
+    parser.add_argument("--family", choices=sorted(PRESETS), default="sagan",
+                        help="sagan: cifar10-small's arms (default); hit: hit-cifar10-small's")
     parser.add_argument("--features", default="zoo:cifar10",
                         help="feature extractor folder (default: the zoo's CIFAR-10 extractor)")
     args = parser.parse_args(argv)
@@ -93,17 +111,20 @@ def main(argv: list[str] | None = None) -> dict:
         if getattr(args, key) is None:
             setattr(args, key, value)
     setting = cifar10_setting(args.cifar10, args.holdout)
-    name = NAME if args.minutes == 10 else f"{NAME}_{args.minutes:g}min"
+    name = NAME + ("" if args.family == "sagan" else f"_{args.family}")
+    name += "" if args.minutes == 10 else f"_{args.minutes:g}min"
     root = Path(args.out).resolve()
     started = time.perf_counter()
-    chosen = budget_steps(select(arms(), args.arms), args.minutes, root / f"{name}_cifar10", args, setting.data)
+    chosen = budget_steps(select(arms(args.family), args.arms), args.minutes, root / f"{name}_cifar10", args,
+                          setting.data, args.family)
     args.arms = None  # already selected
     print(f"[{name}] steps per arm: " + ", ".join(f"{a.name} {a.steps}" for a in chosen)
           + f" (probes took {time.perf_counter() - started:.0f} s)", flush=True)
     args.steps = int(statistics.median(a.steps for a in chosen))  # recorded in the JSON's budget; arms set their own
-    return run_experiment(name, CLAIM, chosen, args, setting=setting, features=args.features,
-                          budget={"minutes": args.minutes, "preset": PRESET,
-                                  "quiet_steps_per_second": round(QUIET_STEPS_PER_SECOND, 4)})
+    preset = PRESETS[args.family]
+    return run_experiment(name, CLAIM.format(preset=preset), chosen, args, setting=setting, features=args.features,
+                          budget={"minutes": args.minutes, "preset": preset,
+                                  "quiet_steps_per_second": round(QUIET_STEPS_PER_SECOND[args.family], 4)})
 
 
 def select(all_arms: list[Arm], spec: str | None) -> list[Arm]:

@@ -21,7 +21,7 @@ from torch import nn
 
 from ._version import __version__
 from .model_card import DEFAULT_LICENSE, TrainingRecord, model_card
-from .models.registry import build_generator_from_config
+from .models.registry import build_from_config, build_generator_from_config
 from .runs import (
     CHECKPOINTS,
     DISCRIMINATOR_WEIGHTS,
@@ -118,3 +118,10 @@ def load_discriminator(run: str | Path, device: str = "cpu") -> nn.Module:
         raise FileNotFoundError(f"{folder / CHECKPOINTS} holds no checkpoint and {folder / EXPORT} no "
                                 f"{DISCRIMINATOR_WEIGHTS}: --d needs the discriminator's weights")
     return D.to(device).eval()
+
+
+def discriminator_has_attention(config: dict) -> bool:
+    """Whether the discriminator of a generator's model config has attention layers (built on the meta device)."""
+    with torch.device("meta"):
+        _, D = build_from_config(config)
+    return bool(D.attention_layer_names())

@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Draw the attention figure, or with ``--stats`` measure each layer's reach."""
     from ..export import discriminator_has_attention, load, load_discriminator
-    from ..viz.attention import attention_figure, parse_points
+    from ..viz.attention_figure import attention_figure, parse_points
     from ..viz.run_files import run_folder
 
     if args.stats:

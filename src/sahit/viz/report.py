@@ -320,7 +320,8 @@ def _section_samples(folder: Path) -> str:
 
 def _section_attention(folder: Path, seed: int) -> str:
     from ..export import load
-    from .attention import HiTPanel, attention_figure, plot_attention, plot_hit_attention
+    from .attention_figure import attention_figure, plot_attention
+    from .hit_attention import HiTPanel, plot_hit_attention
 
     parts = ["<h2>Attention</h2>"]
     try:

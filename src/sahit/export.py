@@ -30,6 +30,7 @@ from .runs import (
     atomic_path,
     export_folder,
     latest_checkpoint,
+    read_export_config,
     run_folder,
     write_text_atomic,
 )
@@ -102,10 +103,12 @@ def load_discriminator(run: str | Path, device: str = "cpu") -> nn.Module:
     from .models import build
 
     folder = run_folder(run)
-    config_path = folder / EXPORT / EXPORT_CONFIG
-    if not config_path.is_file():
+    if not (folder / EXPORT / EXPORT_CONFIG).is_file():
         raise FileNotFoundError(f"{folder} has no export/config.json: the discriminator needs a training run folder")
-    model = dict(json.loads(config_path.read_text())["model"])
+    config = read_export_config(folder)
+    if config is None or not isinstance(config.get("model"), dict):
+        raise ValueError(f"{folder / EXPORT / EXPORT_CONFIG} is not a sahit generator export")
+    model = dict(config["model"])
     family = model.pop("family")
     _, D = build(family, **model)
     state = latest_checkpoint(folder / CHECKPOINTS)

@@ -38,6 +38,11 @@ def select_points(attn: torch.Tensor, k: int) -> list[int]:
     return chosen
 
 
+def figure_pixels(cols: int, rows: int) -> tuple[int, int]:
+    """(width, height) in pixels of a figure of ``rows`` x ``cols`` panels below the title band."""
+    return round(cols * CELL_INCHES * DPI), round((rows * CELL_INCHES + TITLE_INCHES) * DPI)
+
+
 def canvas(images: torch.Tensor, rows: int, cols: int, width: int, height: int, hspace: float
             ) -> tuple[Figure, object, np.ndarray, tuple[int, int, int, int]]:
     """An empty figure of ``width`` x ``height`` pixels with a ``rows`` x ``cols`` grid below the title band,

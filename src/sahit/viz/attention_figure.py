@@ -27,12 +27,12 @@ from ..models.attention_capture import CapturedAttention, attention_layers, capt
 from ..models.hit.token_maps import HiTLayerMaps
 from ..runs import eval_mode
 from .attention_drawing import (
-    CELL_INCHES,
     DPI,
     POINT_COLOURS,
     TITLE_INCHES,
     canvas,
     clean_axes,
+    figure_pixels,
     heatmap,
     save_figure,
     select_points,
@@ -104,8 +104,7 @@ def attention_panels(
 
 def figure_size(panels: Sequence[Panel]) -> tuple[int, int]:
     """(width, height) in pixels of the PNG that :func:`plot_attention` writes for ``panels``."""
-    cols = 1 + max(len(p.maps) for p in panels)
-    return round(cols * CELL_INCHES * DPI), round((len(panels) * CELL_INCHES + TITLE_INCHES) * DPI)
+    return figure_pixels(1 + max(len(p.maps) for p in panels), len(panels))
 
 
 def plot_attention(

@@ -16,12 +16,12 @@ from torch import nn
 
 from ..models.hit.token_maps import HiTLayerMaps
 from .attention_drawing import (
-    CELL_INCHES,
     DPI,
     POINT_COLOURS,
     TITLE_INCHES,
     canvas,
     clean_axes,
+    figure_pixels,
     heatmap,
     save_figure,
     select_points,
@@ -147,8 +147,7 @@ def hit_attention_panels(
 
 def hit_figure_size(panels: Sequence[HiTPanel]) -> tuple[int, int]:
     """(width, height) in pixels of the PNG that :func:`plot_hit_attention` writes for ``panels``."""
-    cols = 1 + 2 * max(len(p.points) for p in panels)
-    return round(cols * CELL_INCHES * DPI), round((len(panels) * CELL_INCHES + TITLE_INCHES) * DPI)
+    return figure_pixels(1 + 2 * max(len(p.points) for p in panels), len(panels))
 
 
 def plot_hit_attention(

@@ -166,6 +166,3 @@ def test_a_run_made_before_the_new_keys_resumes_as_it_started(tmp_path):
     (run_dir / "config.yaml").write_text(yaml.safe_dump(old))
     resumed, _ = prepare_run("quickstart", out=run_dir, overrides=["steps=4"])  # no "other settings" error
     assert (resumed.d_sn_in_g_step, resumed.ema_spectral_norm, resumed.update) == (True, "copy", "alternating")
-    from sahit.training import config
-
-    assert config.PRE_ISSUE_18 is config.DEFAULTS_FOR_0_1_0_RUNS  # the earlier name still imports

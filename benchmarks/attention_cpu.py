@@ -7,7 +7,7 @@
 Times one forward and backward of ``softmax(q k^T) v`` at SAGAN's shapes (keys C/8, values C/2 with
 C = 64, keys and values max-pooled 2x2) for the feature maps where the layer sits. The fused path
 pads the key size to the value size (as the layer does for the fused kernels). The crossover in bf16
-sets ``sahit.layers.attention.CPU_BF16_EXPLICIT_MAX_LOGITS``. Prints a table, writes
+sets ``sahit.layers.self_attention.CPU_BF16_EXPLICIT_MAX_LOGITS``. Prints a table, writes
 ``benchmarks/results/attention_cpu.json``.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from sahit.layers.attention import CPU_BF16_EXPLICIT_MAX_LOGITS
+from sahit.layers.self_attention import CPU_BF16_EXPLICIT_MAX_LOGITS
 
 SHAPES = [(128, 16 * 16, 8 * 8), (128, 32 * 32, 16 * 16), (32, 64 * 64, 32 * 32)]  # batch, queries, keys
 

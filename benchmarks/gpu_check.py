@@ -80,6 +80,7 @@ def train_run(model: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]
     """``args.steps`` steps of ``model`` in bf16 (with compile unless --no-compile) through the trainer."""
     overrides = overrides_for(model, args, steps=args.steps, precision=args.precision, compile=args.compile,
                               log_every=max(1, args.steps // 4), ckpt_every=args.steps, sample_every=args.steps)
+    from sahit.runs import read_log
     from sahit.training import Trainer, prepare_run
 
     cfg, run_dir = prepare_run(MODELS[model]["preset"], out=tmp / f"train-{model}", overrides=overrides)
@@ -93,7 +94,7 @@ def train_run(model: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]
     seconds = time.perf_counter() - t0
     weights = [*trainer.G.state_dict().values(), *trainer.D.state_dict().values()]
     finite = all(bool(torch.isfinite(t).all()) for t in weights if t.is_floating_point())
-    record = json.loads((run_dir / "log.jsonl").read_text().splitlines()[-1])
+    record = read_log(run_dir)[-1]
     finite = finite and math.isfinite(record["loss_d"]) and math.isfinite(record["loss_g"])
     return {"model": model, "ok": finite, "steps": trainer.step, "batch": cfg.batch_size,
             "precision": cfg.precision, "compile": cfg.compile, "seconds": round(seconds, 1),

@@ -9,7 +9,7 @@ Variants (same widths, depths and heads at every stage):
 * ``hit``: the official layout: multi-axis blocked attention at 8-64 px (blocks 4, 4, 8, 8),
   MLP-only stages from 128 px up.
 * ``hit-whole``: the same, but the MLP-only stages run over all tokens at once instead of in
-  cache-sized chunks (``sahit.models.hit.EVAL_CHUNK_ELEMENTS``), as before that optimisation.
+  cache-sized chunks (``sahit.models.hit.generator.EVAL_CHUNK_ELEMENTS``), as before that optimisation.
 * ``global-attn``: the same layout, but the attention stages (8-64 px) attend globally.
 * ``global-all``: every stage is a global-attention stage, the quadratic design HiT avoids.
 
@@ -101,7 +101,7 @@ def measure(size: int, variant: str, batch: int, repeats: int, threads: int) -> 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     if variant == "hit-whole":  # MLP-only stages over all tokens at once, not in cache-sized chunks
-        from sahit.models import hit
+        from sahit.models.hit import generator as hit
 
         hit.EVAL_CHUNK_ELEMENTS = 2**62
     G, _ = build("hit", **generator_overrides(size, variant))

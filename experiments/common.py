@@ -274,6 +274,8 @@ def run_arm(root: Path, experiment: str, arm: Arm, seed: int, args: argparse.Nam
             features: Path, reference: str | None = None, holdout: int = 0,
             metrics: tuple[str, ...] = SHAPES.metrics) -> dict[str, Any]:
     """Train (or resume, or skip) one run, then evaluate it; returns its record for the JSON."""
+    from sahit.runs import CONFIG
+
     run_dir = root / experiment / arm.name / f"seed{seed}"
     record: dict[str, Any] = {"seed": seed, "run_dir": os.path.relpath(run_dir, root)}
     steps = args.steps if arm.steps is None else arm.steps
@@ -301,7 +303,7 @@ def run_arm(root: Path, experiment: str, arm: Arm, seed: int, args: argparse.Nam
         error = _last_line(run_dir / "experiment.log")
         if rc >= 128 or rc < 0:  # the trainer was stopped by a signal (SIGINT/SIGTERM: after a checkpoint)
             raise SystemExit(f"{tag}: training was interrupted ({error}); run the experiment again to resume")
-        if rc != 0 and not (run_dir / "config.yaml").is_file():  # refused before starting: a bad arm, not a result
+        if rc != 0 and not (run_dir / CONFIG).is_file():  # refused before starting: a bad arm, not a result
             raise SystemExit(f"{tag}: sahit train refused the arm's settings: {error}")
         # Anything else (divergence past the trainer's rollbacks, a crash) is a result of the arm: recorded,
         # skipped by later invocations unless --retry-failed, and the experiment goes on.
@@ -401,10 +403,10 @@ def finished(run_dir: Path, steps: int) -> bool:
 
 def run_facts(run_dir: Path) -> dict[str, Any]:
     """Wall time, step time, sessions, FID curve and parameter counts of a finished run."""
-    from sahit.runs import read_config, read_jsonl
+    from sahit.runs import read_config, read_jsonl, read_log
 
     sessions = read_jsonl(run_dir / "experiment_sessions.jsonl")
-    log = read_jsonl(run_dir / "log.jsonl")
+    log = read_log(run_dir)
     rates = [r["it_per_s"] for r in log if r.get("it_per_s")]
     config = read_config(run_dir)  # the flat names, whatever schema config.yaml was written with
     return {
@@ -471,9 +473,11 @@ def evaluate_run(run_dir: Path, root: Path, data: str, features: Path, n: int, h
     """``metrics`` of ``n`` samples of the run's EMA generator (classes balanced) against ``data`` (its
     ``holdout`` held-out images when > 0); cached by the weights' hash. ``symmetry_error`` is the samples'
     own, the rest are :mod:`sahit.metrics` names (fid, acc, ifid...)."""
-    weights = run_dir / "export" / "generator_ema.safetensors"
+    from sahit.runs import EXPORT
+
+    weights = run_dir / EXPORT / "generator_ema.safetensors"
     if not weights.is_file():
-        weights = run_dir / "export" / "generator.safetensors"
+        weights = run_dir / EXPORT / "generator.safetensors"
     key = {"weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "eval_n": n, "eval_seed": EVAL_SEED,
            "extractor": str(features.name)}
     if data != "builtin":

@@ -38,7 +38,17 @@ from typing import Any
 
 import torch
 
-from sahit.training.checkpoint import PATTERN, CheckpointError, load_checkpoint
+from sahit.runs import (
+    CHECKPOINT_PATTERN,
+    CHECKPOINTS,
+    EXPORT,
+    LOG,
+    CheckpointError,
+    checkpoint_path,
+    jsonl_end,
+    load_checkpoint,
+    read_jsonl_from,
+)
 
 TINY = ["model.g_width=16", "model.d_width=16", "model.z_dim=16", "batch_size=8", "progress=false"]
 MODES = ("write", "write+", "step")
@@ -64,7 +74,7 @@ def check_checkpoints(ckpt_dir: Path) -> dict[str, Any]:
     tmps = []
     if ckpt_dir.is_dir():
         for path in sorted(ckpt_dir.iterdir()):
-            match = PATTERN.match(path.name)
+            match = CHECKPOINT_PATTERN.match(path.name)
             if match is None:
                 if path.name.endswith(".tmp"):
                     tmps.append(path.name)
@@ -79,38 +89,14 @@ def check_checkpoints(ckpt_dir: Path) -> dict[str, Any]:
     return {"good": good, "bad": bad, "tmp": tmps}
 
 
-def log_records(path: Path, offset: int) -> tuple[list[dict], int]:
-    """Records of log.jsonl from byte ``offset``, and the number of lines that are not JSON."""
-    if not path.is_file():
-        return [], 0
-    data = path.read_bytes()[offset:]
-    records, corrupt = [], 0
-    for line in data.split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            corrupt += 1
-    return records, corrupt
-
-
-def log_end(path: Path) -> int:
-    """Byte offset just after the last complete line of log.jsonl (0 when absent)."""
-    if not path.is_file():
-        return 0
-    data = path.read_bytes()
-    return data.rfind(b"\n") + 1
-
-
 def _new_records(log: Path, offset: int) -> int:
-    return len(log_records(log, offset)[0])
+    return len(read_jsonl_from(log, offset)[0])
 
 
 def run_life(cmd: list[str], run_dir: Path, mode: str, rng: random.Random, step_time: float,
              out_file: Path, offset: int, timeout: float) -> dict[str, Any]:
     """Start one training process and SIGKILL it as ``mode`` says; returns what happened."""
-    ckpt_dir, log = run_dir / "checkpoints", run_dir / "log.jsonl"
+    ckpt_dir, log = run_dir / CHECKPOINTS, run_dir / LOG
     with open(out_file, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=_env())
     t0 = time.monotonic()
@@ -192,7 +178,7 @@ def kill_loop(workdir: str | Path, kills: int = 20, seed: int = 0, steps: int | 
                          timeout=timeout + 30 * steps)
     if ref.returncode != 0:
         raise RuntimeError(f"reference run failed ({ref.returncode}): {ref.stdout.decode()[-2000:]}")
-    ref_records, _ = log_records(ref_dir / "log.jsonl", 0)
+    ref_records, _ = read_jsonl_from(ref_dir / LOG, 0)
     step_time = max(1.0 / max(r["it_per_s"] for r in ref_records[1:] or ref_records), 0.05)
     say(f"reference done in {time.monotonic() - t0:.0f}s ({step_time:.2f}s/step)", flush=True)
 
@@ -204,10 +190,10 @@ def kill_loop(workdir: str | Path, kills: int = 20, seed: int = 0, steps: int | 
     survived = 0
     for life in range(kills + 1):
         n_problems = len(problems)
-        before = check_checkpoints(run_dir / "checkpoints")
+        before = check_checkpoints(run_dir / CHECKPOINTS)
         last = max(before["good"], default=0)
-        log = run_dir / "log.jsonl"
-        offset = log_end(log)
+        log = run_dir / LOG
+        offset = jsonl_end(log)
         final = life == kills
         if final:
             with open(workdir / f"life-{life:02d}.out", "wb") as out:
@@ -217,8 +203,8 @@ def kill_loop(workdir: str | Path, kills: int = 20, seed: int = 0, steps: int | 
         else:
             mode = rng.choice(MODES)
             info = run_life(cmd, run_dir, mode, rng, step_time, workdir / f"life-{life:02d}.out", offset, timeout)
-        after = check_checkpoints(run_dir / "checkpoints")
-        records, corrupt = log_records(log, offset)
+        after = check_checkpoints(run_dir / CHECKPOINTS)
+        records, corrupt = read_jsonl_from(log, offset)
         log_corrupt += corrupt
         info.update(resumed_from=last, ckpts_after=sorted(after["good"]), tmp_left=after["tmp"],
                     first_step=records[0]["step"] if records else None,
@@ -254,13 +240,13 @@ def kill_loop(workdir: str | Path, kills: int = 20, seed: int = 0, steps: int | 
     if kills_done < kills:
         problems.append(f"the run finished after {kills_done} kills (raise --steps)")
 
-    ref_state = load_checkpoint(ref_dir / "checkpoints" / f"ckpt-{steps:08d}.pt")
-    final_path = run_dir / "checkpoints" / f"ckpt-{steps:08d}.pt"
+    ref_state = load_checkpoint(checkpoint_path(ref_dir / CHECKPOINTS, steps))
+    final_path = checkpoint_path(run_dir / CHECKPOINTS, steps)
     differences: list[str] = ["final checkpoint missing"]
     if final_path.is_file():
         differences = compare_states(ref_state, load_checkpoint(final_path))
     for name in ("generator.safetensors", "generator_ema.safetensors"):
-        if _sha(ref_dir / "export" / name) != _sha(run_dir / "export" / name):
+        if _sha(ref_dir / EXPORT / name) != _sha(run_dir / EXPORT / name):
             differences.append(f"export/{name}")
     if differences:
         problems.append(f"final state differs from the uninterrupted run at: {', '.join(differences[:8])}")

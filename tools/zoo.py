@@ -36,9 +36,11 @@ from sahit.runs import (
     EXPORT,
     LOG,
     SUMMARY,
+    finished_step,
     latest_checkpoint,
     read_config,
-    read_jsonl,
+    read_export_config,
+    read_log,
     run_folder,
     write_json_atomic,
 )
@@ -58,7 +60,9 @@ def half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def add(run: str, name: str, description: str) -> Path:
     """Copy the finished run ``run`` into the zoo as ``name``; returns the entry's folder."""
     source = run_folder(run)
-    summary = json.loads((source / SUMMARY).read_text())
+    step = finished_step(source)
+    if step is None:
+        raise SystemExit(f"{source} has not finished (no summary.json after its export): the zoo takes finished runs")
     checkpoint = latest_checkpoint(source / CHECKPOINTS)
     if checkpoint is None:
         raise SystemExit(f"{source} holds no checkpoint: the zoo needs D too")
@@ -67,8 +71,8 @@ def add(run: str, name: str, description: str) -> Path:
         shutil.rmtree(target)
     (target / EXPORT).mkdir(parents=True)
     shutil.copy2(source / CONFIG, target / CONFIG)
-    write_json_atomic(target / SUMMARY, {"step": int(summary["step"])})  # the rest names the trainer's folders
-    keep = [r for r in read_jsonl(source / LOG) if "step" in r]
+    write_json_atomic(target / SUMMARY, {"step": step})  # the rest names the trainer's folders
+    keep = read_log(source)
     (target / LOG).write_text("".join(json.dumps(r) + "\n" for r in keep))
     for file in sorted((source / EXPORT).iterdir()):
         if file.suffix == ".safetensors":
@@ -77,7 +81,7 @@ def add(run: str, name: str, description: str) -> Path:
             shutil.copy2(file, target / EXPORT / file.name)
     save_file(half(checkpoint["D"]), str(target / EXPORT / DISCRIMINATOR_WEIGHTS), metadata={"dtype": "fp16"})
     config = read_config(source)
-    export_config = json.loads((source / EXPORT / "config.json").read_text())["model"]
+    export_config = read_export_config(source)["model"]
     card = {
         "name": name,
         "description": description,
@@ -86,7 +90,7 @@ def add(run: str, name: str, description: str) -> Path:
         "num_classes": int(export_config.get("num_classes", 0)),
         "data": str(config.get("data", "")),
         "holdout": int(config.get("data_holdout") or 0),
-        "steps": int(summary["step"]),
+        "steps": step,
         "train_minutes": round(_train_seconds(source) / 60, 1),
         "machine": _machine(source),
         "command": _command(source),
@@ -157,7 +161,7 @@ def features(path: str, name: str) -> Path:
 
 def _train_seconds(run: Path) -> float:
     """Seconds of training over all sessions: the log's last ``time``."""
-    records = [r for r in read_jsonl(run / LOG) if isinstance(r.get("time"), (int, float))]
+    records = [r for r in read_log(run) if isinstance(r.get("time"), (int, float))]
     return float(records[-1]["time"]) if records else 0.0
 
 

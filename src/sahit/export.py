@@ -21,7 +21,7 @@ from torch import nn
 
 from ._version import __version__
 from .model_card import DEFAULT_LICENSE, TrainingRecord, model_card
-from .models.registry import build_generator_from_config
+from .models.registry import build_from_config, build_generator_from_config
 from .runs import (
     CHECKPOINTS,
     DISCRIMINATOR_WEIGHTS,
@@ -30,6 +30,7 @@ from .runs import (
     atomic_path,
     export_folder,
     latest_checkpoint,
+    read_export_config,
     run_folder,
     write_text_atomic,
 )
@@ -102,10 +103,12 @@ def load_discriminator(run: str | Path, device: str = "cpu") -> nn.Module:
     from .models import build
 
     folder = run_folder(run)
-    config_path = folder / EXPORT / EXPORT_CONFIG
-    if not config_path.is_file():
+    if not (folder / EXPORT / EXPORT_CONFIG).is_file():
         raise FileNotFoundError(f"{folder} has no export/config.json: the discriminator needs a training run folder")
-    model = dict(json.loads(config_path.read_text())["model"])
+    config = read_export_config(folder)
+    if config is None or not isinstance(config.get("model"), dict):
+        raise ValueError(f"{folder / EXPORT / EXPORT_CONFIG} is not a sahit generator export")
+    model = dict(config["model"])
     family = model.pop("family")
     _, D = build(family, **model)
     state = latest_checkpoint(folder / CHECKPOINTS)
@@ -118,3 +121,10 @@ def load_discriminator(run: str | Path, device: str = "cpu") -> nn.Module:
         raise FileNotFoundError(f"{folder / CHECKPOINTS} holds no checkpoint and {folder / EXPORT} no "
                                 f"{DISCRIMINATOR_WEIGHTS}: --d needs the discriminator's weights")
     return D.to(device).eval()
+
+
+def discriminator_has_attention(config: dict) -> bool:
+    """Whether the discriminator of a generator's model config has attention layers (built on the meta device)."""
+    with torch.device("meta"):
+        _, D = build_from_config(config)
+    return bool(D.attention_layer_names())

@@ -51,6 +51,9 @@ EXPORT_CONFIG = "config.json"  # an export folder is complete once this is writt
 BEST_CHECKPOINT = "best.pt"
 CHECKPOINT_FORMAT = "sahit-checkpoint-1"
 CHECKPOINT_PATTERN = re.compile(r"^ckpt-(\d{8})\.pt$")
+METRICS_FILES = "metrics*.json"  # what ``sahit eval`` writes into a run folder
+FINAL_GRID = "final.png"  # the last sample grid in samples/, beside step-XXXXXXXX.png
+_STEP_IN_NAME = re.compile(r"(\d+)")
 
 
 class CheckpointError(RuntimeError):
@@ -130,6 +133,64 @@ def read_config(run: Path) -> dict[str, Any]:
     return flat_view(values) if isinstance(values, dict) else values
 
 
+def read_config_text(run: Path) -> str | None:
+    """``config.yaml`` as training wrote it (None when absent), to show it as it is."""
+    path = run / CONFIG
+    return path.read_text() if path.is_file() else None
+
+
+def read_export_config(run: Path) -> dict[str, Any] | None:
+    """The ``config.json`` of a run folder's export (``{"format", "model", ...}``; see :mod:`sahit.export`), or None
+    when the run has no export or the file is not a JSON object."""
+    path = run / EXPORT / EXPORT_CONFIG
+    if not path.is_file():
+        return None
+    try:
+        config = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return config if isinstance(config, dict) else None
+
+
+def is_run_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds anything training writes (``config.yaml``, ``log.jsonl`` or ``export/``)."""
+    return any((folder / name).exists() for name in (CONFIG, LOG, EXPORT))
+
+
+def metrics_files(run: Path) -> list[Path]:
+    """The ``metrics*.json`` files ``sahit eval`` wrote into the run folder, by name."""
+    return sorted(run.glob(METRICS_FILES))
+
+
+def read_metrics_files(run: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """(path, payload) of every ``metrics*.json`` of the run that holds a ``results`` object; others are skipped."""
+    found = []
+    for path in metrics_files(run):
+        try:
+            payload = json.loads(path.read_text())
+        except (json.JSONDecodeError, OSError):
+            continue
+        if isinstance(payload, dict) and isinstance(payload.get("results"), dict):
+            found.append((path, payload))
+    return found
+
+
+def sample_grids(run: Path) -> list[tuple[str, Path]]:
+    """(label, path) of the sample grids written during training, oldest first, then final."""
+    folder = run / SAMPLES
+    if not folder.is_dir():
+        return []
+    steps = []
+    for path in folder.glob("step-*.png"):
+        numbers = _STEP_IN_NAME.findall(path.stem)
+        if numbers:
+            steps.append((int(numbers[-1]), path))
+    grids = [(f"step {step}", path) for step, path in sorted(steps)]
+    if (folder / FINAL_GRID).is_file():
+        grids.append(("final", folder / FINAL_GRID))
+    return grids
+
+
 def finished_step(run: Path) -> int | None:
     """The step at which the last session finished (summary.json, written after the export), if any."""
     try:
@@ -146,6 +207,29 @@ def final_step(run: Path, records: list[dict[str, Any]] | None = None) -> int | 
         return step
     records = records if records is not None else read_log(run)
     return int(records[-1]["step"]) if records else None
+
+
+def read_jsonl_from(path: Path, offset: int = 0) -> tuple[list[Any], int]:
+    """The JSON values of a JSON-lines file from byte ``offset`` on, and how many of its lines are not JSON
+    (for tools that check what a kill left; :func:`read_jsonl` skips such lines silently)."""
+    if not path.is_file():
+        return [], 0
+    records, corrupt = [], 0
+    for line in path.read_bytes()[offset:].split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            corrupt += 1
+    return records, corrupt
+
+
+def jsonl_end(path: Path) -> int:
+    """Byte offset just after the last complete line of a JSON-lines file (0 when absent)."""
+    if not path.is_file():
+        return 0
+    return path.read_bytes().rfind(b"\n") + 1
 
 
 def trim_partial_line(path: Path) -> Path:

@@ -7,9 +7,9 @@ import torch
 
 import sahit
 from sahit.explore.model import Explorer
-from sahit.layers.attention import SelfAttention2d
-from sahit.layers.multi_axis import CrossAttention, MultiAxisAttention
 from sahit.layers.normalization import ConditionalBatchNorm2d
+from sahit.layers.self_attention import SelfAttention2d
+from sahit.models.hit.multi_axis import CrossAttention, MultiAxisAttention
 
 CLASS_NAMES = [f"shape-{k}" for k in range(10)]
 

@@ -12,7 +12,7 @@ from sahit.explore.model import Explorer
 from sahit.explore.params import Query
 from sahit.metrics.extractor import to_uint8
 from sahit.models.knockout import knocked_out
-from sahit.viz.attention import attention_figure
+from sahit.viz.attention_figure import attention_figure
 
 
 def reference_uint8(G, cls, seed, truncation):

@@ -13,7 +13,7 @@ from PIL import Image
 from sahit.explore.model import Explorer
 from sahit.explore.params import Query
 from sahit.metrics.extractor import to_uint8
-from sahit.viz.attention import attention_figure
+from sahit.viz.attention_figure import attention_figure
 
 aiohttp = pytest.importorskip("aiohttp")
 from yarl import URL

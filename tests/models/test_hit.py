@@ -118,7 +118,7 @@ def test_attention_maps():
 
 
 def test_eval_mode_runs_mlp_stages_in_chunks_with_the_same_result(monkeypatch):
-    from sahit.models import hit
+    from sahit.models.hit import generator as hit
 
     torch.manual_seed(0)
     G, _ = build("hit", resolution=64, z_dim=16, widths=[32, 16, 16, 8], depths=[1, 1, 2, 1], heads=[2, 2, 2, 2],

@@ -7,7 +7,7 @@ from PIL import Image
 
 import sahit
 from sahit.cli import main
-from sahit.viz.attention import (
+from sahit.viz.attention_figure import (
     attention_figure,
     attention_layers,
     attention_panels,

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sahit.models import build
-from sahit.models.attention import CapturedAttention
+from sahit.models.attention_capture import CapturedAttention
 from sahit.models.base import Generator
 from sahit.viz.attention_stats import attention_stats, format_stats_table
 

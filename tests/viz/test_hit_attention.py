@@ -7,11 +7,11 @@ from PIL import Image
 
 import sahit
 from sahit.cli import main
-from sahit.layers.multi_axis import CrossAttention, MultiAxisAttention
 from sahit.models.hit import CrossAttentionLayer, SelfAttentionLayer
-from sahit.viz.attention import (
+from sahit.models.hit.multi_axis import CrossAttention, MultiAxisAttention
+from sahit.viz.attention_figure import hit_attention_figure
+from sahit.viz.hit_attention import (
     capture_hit_attention,
-    hit_attention_figure,
     hit_attention_layers,
     hit_attention_panels,
     hit_figure_size,

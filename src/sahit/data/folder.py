@@ -212,7 +212,7 @@ class ImageFolderDataset(ImageFiles):
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
     """Listing a large folder makes hundreds of thousands of small tuples, none in a reference
-    cycle; without this the cyclic garbage collector runs over them again and again (~40% of a restart)."""
+    cycle; without this the cyclic garbage collector runs over them again and again, a large share of a restart."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -2,7 +2,7 @@
 
 :class:`~sahit.explore.model.Explorer` answers with the library's own functions; :mod:`sahit.explore.server`
 serves it over HTTP (aiohttp, an optional dependency: ``pip install 'sahit[explore]'``). See docs/explore.md.
-Names are imported on first use, so that ``sahit``'s parser (which imports ``sahit.explore.commands``) stays light.
+Names are imported on first use, so that importing the package stays light.
 """
 
 from __future__ import annotations

@@ -13,8 +13,7 @@ def load_explorer(spec: str, ema: bool = True, discriminator: bool = True) -> Ex
     """An :class:`Explorer` for ``spec`` (a run folder, export folder, ``zoo:NAME`` or ``hf:ID``, whatever
     ``sahit.load`` takes). A run folder with a checkpoint also gives D (``load_discriminator``), when D has
     attention and ``discriminator`` is true; its class names come from the run's config when it names the data."""
-    from ..export import load, load_discriminator
-    from ..viz.commands import discriminator_has_attention
+    from ..export import discriminator_has_attention, load, load_discriminator
 
     G = load(spec, ema=ema)
     D = None

@@ -22,10 +22,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..metrics.extractor import to_uint8
-from ..models.attention import HiTLayerMaps
+from ..models.hit.token_maps import HiTLayerMaps
 from ..models.knockout import knocked_out, knockout_names
 from ..runs import eval_mode
-from ..viz.attention import attention_panels, hit_attention_panels
+from ..viz.attention_figure import attention_panels
+from ..viz.hit_attention import hit_attention_panels
 from ..viz.interpolation import seed_latent, slerp
 from . import overlay
 from .params import Query

@@ -9,13 +9,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from .attention import attention_layers, capture_with_output
+from .attention_capture import attention_layers, capture_with_output
 
 
 class AttentionSource(nn.Module):
     """What a network offers viz: its attention maps in image layout (none for a network without attention).
 
-    The default finds every :class:`~sahit.layers.attention.SelfAttention2d` (one map per query pixel);
+    The default finds every :class:`~sahit.layers.self_attention.SelfAttention2d` (one map per query pixel);
     a family whose attention has another layout (HiT's tokens) overrides both methods.
     """
 

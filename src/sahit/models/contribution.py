@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..layers.attention import SelfAttention2d
+from ..layers.self_attention import SelfAttention2d
 from .knockout import branch_output_module, knockout_names
 
 

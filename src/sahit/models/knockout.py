@@ -2,7 +2,7 @@
 
 A *contribution* is the attention branch of one residual update, named by its module path:
 
-- SAGAN (:class:`~sahit.layers.attention.SelfAttention2d`, ``y = gamma * o + x``): knocked out by
+- SAGAN (:class:`~sahit.layers.self_attention.SelfAttention2d`, ``y = gamma * o + x``): knocked out by
   ``gamma = 0``, so the layer passes ``x`` on unchanged.
 - HiT (``stages.i.layers.j``: a multi-axis (regional + dilated) or global self-attention layer;
   ``stages.i.cross``: cross-attention to the latent tokens), ``t = mlp(t + attn(norm(t)))``:
@@ -22,7 +22,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from ..layers.attention import SelfAttention2d
+from ..layers.self_attention import SelfAttention2d
 from .hit import CrossAttentionLayer, SelfAttentionLayer
 
 # Residual layers whose attention branch ends in ``attn.proj``: its output is what the residual adds.

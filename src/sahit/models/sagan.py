@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers.attention import SelfAttention2d
 from ..layers.blocks import DiscriminatorBlock, GeneratorBlock
 from ..layers.normalization import BatchNorm2d
+from ..layers.self_attention import SelfAttention2d
 from ..layers.spectral import (
     INITS,
     SpectralNormFactory,

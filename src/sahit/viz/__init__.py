@@ -12,8 +12,10 @@ from typing import Any
 from .grid import save_grid
 
 _LAZY = {
-    "capture_attention": "attention", "attention_panels": "attention", "attention_figure": "attention",
-    "plot_attention": "attention", "select_points": "attention",
+    "capture_attention": "attention_figure", "attention_panels": "attention_figure",
+    "attention_figure": "attention_figure", "plot_attention": "attention_figure", "select_points": "attention_figure",
+    "capture_hit_attention": "hit_attention", "hit_attention_panels": "hit_attention",
+    "plot_hit_attention": "hit_attention",
     "interpolate": "interpolation", "plot_interpolation": "interpolation", "save_gif": "interpolation",
     "class_interpolation": "interpolation",
     "slerp": "interpolation", "lerp": "interpolation",

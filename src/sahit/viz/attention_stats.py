@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..models.attention import CapturedAttention, HiTLayerMaps
+from ..models.attention_capture import CapturedAttention
+from ..models.hit.token_maps import HiTLayerMaps
 from ..runs import eval_mode
 
 STATS = ("mean_distance_px", "entropy", "far_share")

@@ -21,7 +21,16 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..metrics.registry import lower_is_better
-from ..runs import is_packaged
+from ..runs import (
+    CONFIG,
+    is_packaged,
+    is_run_folder,
+    metrics_files,
+    read_config,
+    read_config_text,
+    read_export_config,
+    write_text_atomic,
+)
 from .run_files import best_point, metric_points, read_log, run_folder, sample_grids
 
 MAX_SAMPLE_GRIDS = 8  # evenly spaced over training, plus the final grid
@@ -80,7 +89,7 @@ def build_report(
     or the run's ``eval_features``; without one, or with ``truncation=None``, the page says why it is absent.
     """
     folder = run_folder(run)
-    if not any((folder / name).exists() for name in ("config.yaml", "log.jsonl", "export")):
+    if not is_run_folder(folder):
         raise FileNotFoundError(f"{folder} is not a sahit run folder (no config.yaml, log.jsonl or export/)")
     default = Path.cwd() / f"report-{folder.name}.html" if is_packaged(run) else folder / "report.html"
     out = Path(out) if out else default
@@ -108,8 +117,6 @@ def build_report(
         + "\n</body>\n</html>\n"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    from ..runs import write_text_atomic
-
     write_text_atomic(out, page)
     return out
 
@@ -119,12 +126,8 @@ def build_report(
 
 def _section_summary(folder: Path, records: list[dict[str, Any]]) -> str:
     """Key facts at the top: model, data, progress, batch, learning rates, throughput, best metric."""
-    from ..runs import read_config
-
     config = read_config(folder)
-    model: dict[str, Any] = {}
-    if (folder / "export" / "config.json").is_file():
-        model = json.loads((folder / "export" / "config.json").read_text()).get("model", {})
+    model: dict[str, Any] = (read_export_config(folder) or {}).get("model", {})
     step = records[-1]["step"] if records else 0
     rates = [r["it_per_s"] for r in records[1:] if _number(r.get("it_per_s"))]
     images = [r["img_per_s"] for r in records[1:] if _number(r.get("img_per_s"))]
@@ -150,14 +153,14 @@ def _section_summary(folder: Path, records: list[dict[str, Any]]) -> str:
 
 def _section_config(folder: Path) -> str:
     parts = ["<h2>Configuration</h2>"]
-    config = folder / "config.yaml"
-    if config.is_file():
-        parts.append(f"<p><code>{html.escape(str(config))}</code></p><pre>{html.escape(config.read_text())}</pre>")
+    text = read_config_text(folder)
+    if text is not None:
+        parts.append(f"<p><code>{html.escape(str(folder / CONFIG))}</code></p><pre>{html.escape(text)}</pre>")
     else:
         parts.append("<p class=\"note\">no config.yaml in this run folder</p>")
-    export = folder / "export" / "config.json"
-    if export.is_file():
-        model = json.loads(export.read_text()).get("model", {})
+    export = read_export_config(folder)
+    if export is not None:
+        model = export.get("model", {})
         parts.append("<p>Model as exported (<code>export/config.json</code>):</p>"
                      f"<pre>{html.escape(json.dumps(model, indent=2))}</pre>")
     return "\n".join(parts)
@@ -254,7 +257,6 @@ def _section_truncation(
     """FID and IS against the truncation threshold (BigGAN's variety-against-quality curve)."""
     from ..export import load
     from ..metrics import cached_reference_stats, load_extractor, truncation_sweep
-    from ..runs import read_config
 
     parts = ["<h2>Truncation</h2>"]
     config = read_config(folder)
@@ -320,7 +322,8 @@ def _section_samples(folder: Path) -> str:
 
 def _section_attention(folder: Path, seed: int) -> str:
     from ..export import load
-    from .attention import HiTPanel, attention_figure, plot_attention, plot_hit_attention
+    from .attention_figure import attention_figure, plot_attention
+    from .hit_attention import HiTPanel, plot_hit_attention
 
     parts = ["<h2>Attention</h2>"]
     try:
@@ -367,7 +370,7 @@ def _section_files(folder: Path, out: Path) -> str:
             size = "absent"
         rows.append(f"<tr><td><code>{html.escape(str(path))}</code></td><td>{size}</td>"
                     f"<td>{html.escape(note)}</td></tr>")
-    for path in sorted(folder.glob("metrics*.json")):
+    for path in metrics_files(folder):
         rows.append(f"<tr><td><code>{html.escape(str(path))}</code></td><td>{_size(path.stat().st_size)}</td>"
                     "<td>metrics from sahit eval</td></tr>")
     rows.append(f"<tr><td><code>{html.escape(str(out))}</code></td><td></td><td>this report</td></tr>")

@@ -5,7 +5,6 @@ The run folder's layout and its readers are :mod:`sahit.runs`; this module adds 
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -13,11 +12,7 @@ from typing import Any
 
 from ..export import load_discriminator
 from ..metrics.registry import lower_is_better, output_names
-from ..runs import (
-    final_step,
-    read_log,
-    run_folder,
-)
+from ..runs import final_step, read_log, read_metrics_files, run_folder, sample_grids
 
 __all__ = ["METRIC_LOWER_IS_BETTER", "best_point", "load_discriminator", "metric_points", "read_log", "run_folder",
            "sample_grids"]
@@ -43,13 +38,7 @@ def metric_points(run: Path, records: list[dict[str, Any]] | None = None) -> dic
             if match and _finite(value):
                 points.setdefault(match.group(1), []).append((int(record["step"]), float(value), "log.jsonl"))
     last_step = final_step(run, records)
-    for path in sorted(run.glob("metrics*.json")):
-        try:
-            payload = json.loads(path.read_text())
-        except (json.JSONDecodeError, OSError):
-            continue
-        if not isinstance(payload, dict) or not isinstance(payload.get("results"), dict):
-            continue
+    for path, payload in read_metrics_files(run):
         step = payload.get("step")
         if not isinstance(step, int):
             numbers = _STEP_IN_NAME.findall(path.stem)
@@ -67,22 +56,6 @@ def best_point(metric: str, values: list[tuple[int, float, str]]) -> tuple[int, 
     """The best (step, value, source): lowest for FID/KID/intra-FID, highest otherwise."""
     lower = METRIC_LOWER_IS_BETTER.get(metric, True)
     return (min if lower else max)(values, key=lambda p: p[1])
-
-
-def sample_grids(run: Path) -> list[tuple[str, Path]]:
-    """(label, path) of the sample grids written during training, oldest first, then final."""
-    folder = run / "samples"
-    if not folder.is_dir():
-        return []
-    steps = []
-    for path in folder.glob("step-*.png"):
-        numbers = _STEP_IN_NAME.findall(path.stem)
-        if numbers:
-            steps.append((int(numbers[-1]), path))
-    grids = [(f"step {step}", path) for step, path in sorted(steps)]
-    if (folder / "final.png").is_file():
-        grids.append(("final", folder / "final.png"))
-    return grids
 
 
 def _finite(value: Any) -> bool:

@@ -1,16 +1,13 @@
-"""``sahit explore``: parse arguments, load the model through the library's loaders, serve the page."""
+"""``sahit explore``: load a generator through the library's loaders and serve a page that looks inside it."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-
-Handler = Callable[[argparse.Namespace], int]
 
 
-def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
-    """Add ``explore`` to the ``sahit`` parser; returns its handler."""
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``explore`` to the ``sahit`` parser."""
     p = subparsers.add_parser(
         "explore",
         help="look inside a generator in the browser: samples, attention per pixel, knock-outs, interpolation",
@@ -25,19 +22,18 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
                    "others and prints a warning)")
     p.add_argument("--no-d", action="store_true", help="leave out the discriminator's attention")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
-    p.set_defaults(func=run_explore)
-    return {"explore": run_explore}
 
 
-def run_explore(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Serve the explorer until Ctrl-C."""
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be within 0..65535, got {args.port}")
     try:
         import aiohttp  # noqa: F401
     except ModuleNotFoundError:
         raise ValueError("sahit explore needs aiohttp: pip install 'sahit[explore]'") from None
-    from .loading import load_explorer
-    from .server import LOOPBACK, serve
+    from ..explore.loading import load_explorer
+    from ..explore.server import LOOPBACK, serve
 
     explorer = load_explorer(args.run, ema=not args.no_ema, discriminator=not args.no_d)
     if args.host not in LOOPBACK:

@@ -169,8 +169,8 @@ def test_cpu_bf16_attention_takes_matmul_softmax_for_small_maps(monkeypatch):
     with the softmax normalised in fp32; the result agrees with the float64 reference to bf16 accuracy."""
     import torch.nn.functional as F
 
-    from sahit.layers import attention as attention_module
-    from sahit.layers import multi_axis
+    from sahit.layers import self_attention as attention_module
+    from sahit.models.hit import multi_axis
 
     calls, sdpa = [], F.scaled_dot_product_attention
 
@@ -200,7 +200,7 @@ def test_cpu_bf16_attention_takes_matmul_softmax_for_small_maps(monkeypatch):
 
 
 def test_softmax_keys_normalises_half_precision_in_fp32():
-    from sahit.layers.attention import softmax_keys
+    from sahit.layers.self_attention import softmax_keys
 
     logits = (torch.randn(3, 5, 40) * 4).bfloat16()
     p = softmax_keys(logits)

@@ -1,14 +1,11 @@
-"""``sahit convert studiogan PATH --out RUN``: parses arguments and calls :mod:`sahit.convert`."""
+"""``sahit convert studiogan PATH --out RUN``: bring a model trained by other code into sahit (:mod:`sahit.convert`)."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-
-Handler = Callable[[argparse.Namespace], int]
 
 
-def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``convert`` (with its source ``studiogan``) to the ``sahit`` parser."""
     p = subparsers.add_parser("convert", help="bring a model trained by other code into sahit (StudioGAN's SAGAN)")
     sub = p.add_subparsers(dest="convert_source", metavar="SOURCE", required=True)
@@ -24,12 +21,15 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
                    help="which of StudioGAN's checkpoints (default: best when there are both)")
     s.add_argument("--studiogan-sampling", action="store_true",
                    help="G runs one power iteration per call in eval mode, as StudioGAN's sampling does")
-    s.set_defaults(func=run_studiogan)
-    return {}
 
 
-def run_studiogan(args: argparse.Namespace) -> int:
-    from . import convert_studiogan
+def run(args: argparse.Namespace) -> int:
+    """Convert from the source given (``studiogan``, the only one)."""
+    return {"studiogan": _studiogan}[args.convert_source](args)
+
+
+def _studiogan(args: argparse.Namespace) -> int:
+    from ..convert import convert_studiogan
 
     summary = convert_studiogan(args.paths, args.out, when=args.when, studiogan_sampling=args.studiogan_sampling)
     m = summary["model"]

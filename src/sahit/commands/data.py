@@ -1,18 +1,11 @@
-"""Command-line subcommands of ``sahit`` for data sets: ``data pack``.
-
-They parse arguments and call :mod:`sahit.data`; errors are raised as ``ValueError`` for
-``sahit.cli`` to print.
-"""
+"""``sahit data pack``: prepare data sets (pack a folder of images into one zip that trains like the folder)."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-
-Handler = Callable[[argparse.Namespace], int]
 
 
-def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``data`` (with its action ``pack``) to the ``sahit`` parser."""
     p = subparsers.add_parser("data", help="prepare data sets (pack a folder of images into one zip)")
     sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -26,12 +19,15 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     pack.add_argument("src", help="folder of images: SRC/<class>/*.png or SRC/*.png")
     pack.add_argument("out", help="zip file to write (must not exist)")
     pack.add_argument("--strict", action="store_true", help="refuse bad image files instead of skipping them")
-    pack.set_defaults(func=run_pack)
-    return {}
 
 
-def run_pack(args: argparse.Namespace) -> int:
-    from .pack import pack_folder
+def run(args: argparse.Namespace) -> int:
+    """Run the action given (``pack``, the only one)."""
+    return {"pack": _pack}[args.data_command](args)
+
+
+def _pack(args: argparse.Namespace) -> int:
+    from ..data.pack import pack_folder
 
     s = pack_folder(args.src, args.out, strict=args.strict)
     skipped = f", skipped {s['skipped']} bad file(s)" if s["skipped"] else ""

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import explicit_attention_is_faster, softmax_keys
+from ...layers.self_attention import explicit_attention_is_faster, softmax_keys
 
 Tensor = torch.Tensor
 

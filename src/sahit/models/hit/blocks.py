@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...layers.normalization import SyncableBatchNorm1d
 from .multi_axis import pixel_shuffle
-from .normalization import SyncableBatchNorm1d
 
 Tensor = torch.Tensor
 

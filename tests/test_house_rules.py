@@ -13,14 +13,8 @@ MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 80
 MODULES = sorted(PACKAGE.rglob("*.py"))
 
-# Split on the recipes branch (the configuration and the training loop); drop the mark once it is merged.
-ON_RECIPES_BRANCH: set[str] = set()
-
-
 def _param(path: Path):
-    name = path.relative_to(SRC).as_posix()
-    marks = [pytest.mark.xfail(strict=False, reason="split on the recipes branch")] if name in ON_RECIPES_BRANCH else []
-    return pytest.param(path, id=name, marks=marks)
+    return pytest.param(path, id=path.relative_to(SRC).as_posix())
 
 
 def long_functions(tree: ast.AST, limit: int = MAX_FUNCTION_LINES) -> list[tuple[str, int]]:

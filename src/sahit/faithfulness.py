@@ -148,6 +148,9 @@ DEVIATIONS: dict[str, dict[str, str]] = {
     },
     "cifar10-small": {
         "steps": f"{CPU}: 7,500 steps, about 36 minutes on 2 cores with bf16 (docs/race.md)",
+        "lr_g": f"{CPU}: doubled with lr_d (TTUR's ratio kept): lower held-out FID after 10 CPU minutes in every "
+                "seed (experiments/cpu_recipe.py, docs/zoo.md)",
+        "lr_d": f"{CPU}: doubled with lr_g (experiments/cpu_recipe.py, docs/zoo.md)",
         "flip": "random horizontal flips, as StudioGAN's CIFAR-10 recipe (src/config.py:264)",
         "model.bn_momentum": "PyTorch's and StudioGAN's 0.1: with 0.001 the running statistics that sampling uses "
                              "lagged thousands of steps (FID 46 for the first 1,500 steps of the race, docs/race.md)",

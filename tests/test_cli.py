@@ -43,6 +43,14 @@ def test_empty_folder_error_in_a_subprocess(tmp_path):
     assert "no images found" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_a_closed_pipe_is_not_an_error():
+    """`sahit presets | head -1`: the reader leaves early; sahit stops quietly, exit 0, nothing on stderr."""
+    script = ("import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1); sys.stdout.reconfigure(line_buffering=True)\n"
+              "from sahit.cli import main; sys.exit(main(['presets']))")
+    proc = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stderr == ""
+
+
 def test_train_sample_and_finished_run(tmp_path, capsys):
     out = str(tmp_path / "r")
     assert main(["train", "--out", out, "steps=2", *TINY]) == 0

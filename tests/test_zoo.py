@@ -96,6 +96,16 @@ def test_an_unknown_name_gets_one_line_with_the_names(tiny_zoo, capsys):
     assert len(err.splitlines()) == 1 and "no zoo model named 'nope'" in err and "tiny" in err
     with pytest.raises(ValueError, match="the zoo has: tiny"):
         sahit.load("zoo:nope")
+    assert main(["zoo", "nope"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no zoo model named 'nope'" in err and "tiny" in err
+
+
+def test_sahit_zoo_name_prints_the_whole_card(tiny_zoo, capsys):
+    assert main(["zoo", "zoo:tiny"]) == 0
+    out = capsys.readouterr().out
+    card = zoo.card("tiny")
+    assert f"command: {card['command']}" in out and f"steps: {card['steps']}" in out
 
 
 def test_torch_hub_loads_a_zoo_entry(tiny_zoo):

@@ -63,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return handlers[args.command](args)
+    except BrokenPipeError:  # the reader went away (`sahit presets | head`): not an error of the command
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 0
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
         if os.environ.get("SAHIT_DEBUG"):
             raise

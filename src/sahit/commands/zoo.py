@@ -7,13 +7,17 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``zoo`` to the ``sahit`` parser."""
-    subparsers.add_parser("zoo", help="list the trained models shipped with sahit (zoo:NAME) and their scores")
+    p = subparsers.add_parser("zoo", help="list the trained models shipped with sahit (zoo:NAME) and their scores")
+    p.add_argument("name", nargs="?", default=None,
+                   help="show this entry's whole card (data, recipe, command, machine, scores) instead")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print a table of the zoo's cards, then each card's description."""
+    """Print a table of the zoo's cards, then each card's description; with a name, that entry's card."""
     from .. import zoo
 
+    if args.name is not None:
+        return _print_card(zoo.card(args.name))
     cards = zoo.cards()
     if not cards:
         print("this installation has no zoo models")
@@ -35,6 +39,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{card['name']}: {card['description']}")
         if card.get("note"):
             print(f"  ({card['note']})")
+    return 0
+
+
+def _print_card(card: dict) -> int:
+    for key, value in card.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items())
+        print(f"{key}: {value}")
     return 0
 
 

@@ -149,7 +149,7 @@ def test_git_ignores_no_zoo_file():
     if not (REPO / ".git").exists():
         pytest.skip("not a git checkout")
     ignored = subprocess.run(["git", "-C", str(REPO), "ls-files", "--others", "--ignored", "--exclude-standard",
-                              "--", str(zoo.ROOT)], capture_output=True, text=True, check=True).stdout.split()
+                              "--", "src/sahit/zoo_models"], capture_output=True, text=True, check=True).stdout.split()
     assert [p for p in ignored if "__pycache__" not in p] == []
 
 

@@ -40,3 +40,21 @@ def image_folder(tmp_path):
         return root
 
     return make
+
+
+def sharp_hit_generator():
+    """An untrained 5-class hit-32 G whose attention is far from uniform (so a wrong row would show): query and
+    key projections sharpened, batch-norm statistics of real activations (one pass); in eval mode."""
+    import sahit
+    from sahit.models.hit.multi_axis import CrossAttention, MultiAxisAttention
+
+    G, _ = sahit.build("hit-32", num_classes=5)
+    with torch.no_grad():
+        for module in G.modules():
+            if isinstance(module, (MultiAxisAttention, CrossAttention)):
+                module.q.weight.mul_(5)
+                module.k.weight.mul_(5)
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.momentum = 1.0
+        G.train()(torch.randn(8, G.z_dim, generator=torch.Generator().manual_seed(0)), torch.arange(8) % 5)
+    return G.eval()

@@ -9,7 +9,8 @@ import sahit
 from sahit.explore.model import Explorer
 from sahit.layers.normalization import ConditionalBatchNorm2d
 from sahit.layers.self_attention import SelfAttention2d
-from sahit.models.hit.multi_axis import CrossAttention, MultiAxisAttention
+
+from ..conftest import sharp_hit_generator
 
 CLASS_NAMES = [f"shape-{k}" for k in range(10)]
 
@@ -45,16 +46,7 @@ def explorer(sagan_nets):
 @pytest.fixture(scope="session")
 def hit_explorer():
     torch.manual_seed(0)
-    G, _ = sahit.build("hit-32", num_classes=5)
-    with torch.no_grad():  # far-from-uniform attention, and batch-norm statistics of real activations
-        for module in G.modules():
-            if isinstance(module, (MultiAxisAttention, CrossAttention)):
-                module.q.weight.mul_(5)
-                module.k.weight.mul_(5)
-            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                module.momentum = 1.0
-        G.train()(torch.randn(8, G.z_dim, generator=torch.Generator().manual_seed(0)), torch.arange(8) % 5)
-    return Explorer(G.eval(), None, source="hit")
+    return Explorer(sharp_hit_generator(), None, source="hit")
 
 
 @pytest.fixture(scope="session")

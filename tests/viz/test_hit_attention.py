@@ -8,7 +8,6 @@ from PIL import Image
 import sahit
 from sahit.cli import main
 from sahit.models.hit import CrossAttentionLayer, SelfAttentionLayer
-from sahit.models.hit.multi_axis import CrossAttention, MultiAxisAttention
 from sahit.viz.attention_figure import hit_attention_figure
 from sahit.viz.hit_attention import (
     capture_hit_attention,
@@ -19,23 +18,14 @@ from sahit.viz.hit_attention import (
     select_hit_points,
 )
 
+from ..conftest import sharp_hit_generator
+
 POINTS = [(5, 9), (30, 2)]  # pixels (x, y) of the 32x32 image
 
 
 @pytest.fixture(scope="module")
 def hit_G():
-    G, _ = sahit.build("hit-32", num_classes=5)
-    # Make the untrained attention far from uniform, so that a wrong row would show: sharper
-    # query/key projections, and batch-norm statistics of real activations (one pass).
-    with torch.no_grad():
-        for module in G.modules():
-            if isinstance(module, (MultiAxisAttention, CrossAttention)):
-                module.q.weight.mul_(5)
-                module.k.weight.mul_(5)
-            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                module.momentum = 1.0
-        G.train()(torch.randn(8, G.z_dim, generator=torch.Generator().manual_seed(0)), torch.arange(8) % 5)
-    return G.eval()
+    return sharp_hit_generator()
 
 
 @pytest.fixture(scope="module")

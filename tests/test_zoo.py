@@ -113,6 +113,31 @@ def test_torch_hub_loads_a_zoo_entry(tiny_zoo):
     assert torch.equal(G.sample(2, seed=0), sahit.load("zoo:tiny").sample(2, seed=0))
 
 
+def test_a_hit_entry_loads_samples_and_draws_attention(tmp_path, monkeypatch, capsys):
+    """zoo:cifar10-hit is a HiT: an entry made from a HiT run loads as the run did and draws its attention."""
+    from tools import zoo as zoo_tool
+
+    run = tmp_path / "hit"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["train", "--preset", "hit-quickstart", "--out", str(run), "steps=2", "ckpt_every=2",
+                     "sample_every=2", "log_every=1", "progress=false"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    monkeypatch.setattr(zoo, "ROOT", tmp_path / "zoo")
+    zoo_tool.add(str(run), "tinyhit", "2 steps of hit-quickstart")
+    G = sahit.load("zoo:tinyhit")
+    assert type(G).__name__ == "HiTGenerator" and zoo.card("tinyhit")["family"] == "hit"
+    expected = sahit.load(run)
+    for (name, a), b in zip(G.state_dict().items(), expected.state_dict().values()):
+        assert torch.equal(a, b.half().to(b.dtype) if b.is_floating_point() else b), name
+    monkeypatch.chdir(tmp_path)
+    assert main(["sample", "--run", "zoo:tinyhit", "--classes", "3", "--n", "4", "--out", "x.png"]) == 0
+    assert main(["attention", "--run", "zoo:tinyhit", "--n", "1", "--out", "attn.png"]) == 0
+    assert (tmp_path / "x.png").is_file() and (tmp_path / "attn.png").is_file()
+
+
 def test_zoo_feature_extractors_resolve_by_name(tmp_path, monkeypatch):
     from sahit.metrics import fit_domain_extractor, load_extractor, save_domain_extractor
 

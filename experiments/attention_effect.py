@@ -132,8 +132,12 @@ def fid_over_training(spec: str, reference: Any, extractor: Any, n: int, seed: i
     return out
 
 
-def reference_stats(spec: str | None, resolution: int, extractor: Any, ref_n: int, device: str) -> Any:
-    """Statistics of ``spec``: a `sahit stats` .npz, or a data set (cached, as `sahit eval` does); None for None."""
+def reference_stats(spec: str | None, resolution: int, extractor: Any, ref_n: int, device: str,
+                    holdout: int = 0) -> Any:
+    """Statistics of ``spec``: a `sahit stats` .npz, or a data set (cached, as `sahit eval` does); None for None.
+
+    ``holdout`` > 0: of the images a run held out of training (all of them), not of the training images.
+    """
     from sahit.metrics.evaluate import cached_reference_stats
     from sahit.metrics.stats import load_stats
 
@@ -141,7 +145,8 @@ def reference_stats(spec: str | None, resolution: int, extractor: Any, ref_n: in
         return None
     if spec.endswith(".npz"):
         return load_stats(spec)
-    return cached_reference_stats(spec, resolution, extractor, n=ref_n, device=device, progress=False)
+    return cached_reference_stats(spec, resolution, extractor, n=None if holdout else ref_n, holdout=holdout,
+                                  device=device, progress=False)
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -156,6 +161,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError("nothing to measure: give --run NAME=RUN and/or --placement NAME=RUN (or --markdown)")
     names = list(dict.fromkeys([*runs, *placement]))
     features, refs = per_run(args.features, names), per_run(args.ref, names)
+    holdouts = {name: int(value or 0) for name, value in per_run(args.ref_holdout, names).items()}
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     payload: dict[str, Any] = {"command": " ".join(["python -m experiments.attention_effect", *sys.argv[1:]]),
                                "n": args.n, "stats_n": args.stats_n, "seed": args.seed, "runs": {}, "placement": {}}
@@ -164,13 +170,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError(f"run {name!r} needs --features (inception | PATH, or {name}=PATH)")
         G = sahit.load(spec, device=device)
         extractor = load_extractor(features[name], device=device)
-        reference = reference_stats(refs[name], G.resolution, extractor, args.ref_n, device)
+        reference = reference_stats(refs[name], G.resolution, extractor, args.ref_n, device, holdouts[name])
         result = ablate(G, extractor, n=args.n, seed=args.seed, batch_size=args.batch_size, reference=reference,
                         device=device, progress=False)
         grid = save_ablation_grid(result, Path(args.grids) / f"attention-effect-{name}.png")
         payload["runs"][name] = {
             "spec": spec, "family": G.config.get("family"), "resolution": G.resolution,
-            "features": features[name], "ref": refs[name],
+            "features": features[name], "ref": refs[name], "ref_holdout": holdouts[name],
             "weight": weight_curves(spec, G, args.seed),
             "reach": attention_stats(G, n=args.stats_n, seed=args.seed),
             "ablation": {**{k: v for k, v in result.items() if k != "grid"}, "grid": str(grid)},
@@ -179,8 +185,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     for name, spec in placement.items():
         extractor = load_extractor(features[name], device=device) if features[name] else None
         G = sahit.load(spec, device=device)
-        reference = reference_stats(refs[name], G.resolution, extractor, args.ref_n, device) if extractor else None
+        reference = (reference_stats(refs[name], G.resolution, extractor, args.ref_n, device, holdouts[name])
+                     if extractor else None)
         payload["placement"][name] = {"spec": spec, "features": features[name], "ref": refs[name],
+                                      "ref_holdout": holdouts[name],
                                       **fid_over_training(spec, reference, extractor, args.n, args.seed, device)}
         print(f"{name}: FID over training recorded", file=sys.stderr)
     return payload
@@ -243,6 +251,13 @@ def placement_table(placement: dict[str, Any]) -> str:
     return _table(["step", *(f"{name} FID" for name in placement)], rows)
 
 
+def _ref(run: dict[str, Any]) -> str:
+    if not run["ref"]:
+        return "none"
+    held = run.get("ref_holdout", 0)
+    return f"the {held:,} images held out of `{run['ref']}`" if held else f"`{run['ref']}`"
+
+
 def render_markdown(payload: dict[str, Any]) -> str:
     """The tables of docs/attention-effect.md (no verdicts: those are written by hand beside them)."""
     intro = (f"Numbers from `{payload['command']}` ({payload['n']} samples per knock-out, "
@@ -252,7 +267,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
                 ("Attention's reach", reach_table, lambda r: f"{r['reach']['n']} samples, far = beyond "
                  f"{r['reach']['far_threshold_px']:g} px"),
                 ("Knock-outs", ablation_table, lambda r: f"features {r['features']}; FID vs data against "
-                 f"{r['ref'] or 'none'}"))
+                 f"{_ref(r)}"))
     for title, table, note in sections:
         parts.append(f"## {title}\n")
         for name, run in payload["runs"].items():
@@ -300,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ref", action="append", metavar="[NAME=]STATS|DATA",
                         help="real data for FID: a `sahit stats` .npz or a data set, for every run or NAME=...")
     parser.add_argument("--ref-n", type=int, default=10_000, help="reference images when computed here")
+    parser.add_argument("--ref-holdout", action="append", metavar="[NAME=]N",
+                        help="FID against the N images the run held out of training (e.g. 5000 for the zoo's "
+                             "CIFAR-10 runs), for every run or NAME=N for one; default 0: --ref's training images")
     parser.add_argument("--n", type=int, default=5000, help="samples per knock-out and per checkpoint FID")
     parser.add_argument("--stats-n", type=int, default=256, help="samples for the reach statistics")
     parser.add_argument("--batch-size", type=int, default=100)

@@ -83,3 +83,16 @@ def test_arguments_and_missing_json_give_one_line(tmp_path, capsys):
     assert attention_effect.main(["--run", "nameless", "--json", str(tmp_path / "x.json")]) == 2
     assert "takes NAME=RUN" in capsys.readouterr().err
     assert attention_effect.per_run(["a=x", "y"], ["a", "b"]) == {"a": "x", "b": "y"}
+
+
+def test_ref_holdout_measures_against_the_held_out_images(monkeypatch):
+    """--ref-holdout 5000: FID against the images the zoo's CIFAR-10 runs never saw, all of them."""
+    calls = []
+    monkeypatch.setattr("sahit.metrics.evaluate.cached_reference_stats",
+                        lambda data, resolution, extractor, **kw: calls.append(kw) or "stats")
+    assert attention_effect.reference_stats("cifar", 32, None, 100, "cpu", holdout=5000) == "stats"
+    assert calls[-1]["holdout"] == 5000 and calls[-1]["n"] is None
+    attention_effect.reference_stats("cifar", 32, None, 100, "cpu")
+    assert calls[-1]["holdout"] == 0 and calls[-1]["n"] == 100
+    run = {"ref": "cifar", "ref_holdout": 5000}
+    assert attention_effect._ref(run) == "the 5,000 images held out of `cifar`"

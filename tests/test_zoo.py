@@ -138,6 +138,16 @@ def test_a_hit_entry_loads_samples_and_draws_attention(tmp_path, monkeypatch, ca
     assert (tmp_path / "x.png").is_file() and (tmp_path / "attn.png").is_file()
 
 
+def test_training_time_adds_every_session_of_a_resumed_run(tmp_path):
+    """A resumed run's log restarts its clock: the card's time is the sum of the sessions, not the last one."""
+    from tools import zoo as zoo_tool
+
+    times = [(50, 10.0), (100, 20.0), (150, 30.0), (150, 4.0), (200, 14.0), (250, 24.0), (250, None)]
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps({"step": s, **({"time": t} if t else {"fid": 1.0})}) + "\n"
+                                                for s, t in times))
+    assert zoo_tool._train_seconds(tmp_path) == pytest.approx(30.0 + 24.0)
+
+
 def test_zoo_feature_extractors_resolve_by_name(tmp_path, monkeypatch):
     from sahit.metrics import fit_domain_extractor, load_extractor, save_domain_extractor
 

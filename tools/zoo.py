@@ -17,6 +17,7 @@ extractor's weights hash and the command that made it.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -57,7 +58,7 @@ def half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous() for k, v in state.items()}
 
 
-def add(run: str, name: str, description: str) -> Path:
+def add(run: str, name: str, description: str, note: str = "") -> Path:
     """Copy the finished run ``run`` into the zoo as ``name``; returns the entry's folder."""
     source = run_folder(run)
     step = finished_step(source)
@@ -95,6 +96,7 @@ def add(run: str, name: str, description: str) -> Path:
         "machine": _machine(source),
         "command": _command(source),
         "scores": {},
+        **({"note": note} if note else {}),
     }
     write_json_atomic(target / zoo.CARD, card, indent=2)
     print(f"wrote {target} ({_size_mb(target):.2f} MB)")
@@ -160,9 +162,10 @@ def features(path: str, name: str) -> Path:
 
 
 def _train_seconds(run: Path) -> float:
-    """Seconds of training over all sessions: the log's last ``time``."""
-    records = [r for r in read_log(run) if isinstance(r.get("time"), (int, float))]
-    return float(records[-1]["time"]) if records else 0.0
+    """Seconds of training over all sessions: a resumed run's log restarts ``time``, so each session's last adds."""
+    times = [float(r["time"]) for r in read_log(run) if isinstance(r.get("time"), (int, float))]
+    ends = [t for t, following in itertools.pairwise(times) if following < t]
+    return sum(ends) + (times[-1] if times else 0.0)
 
 
 def _machine(run: Path) -> dict[str, Any]:
@@ -199,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("run")
     p.add_argument("--name", required=True)
     p.add_argument("--description", required=True)
+    p.add_argument("--note", default="", help="how it was trained, if the card's facts need a word (e.g. shared cores)")
     p = sub.add_parser("score", help="measure entries against their held-out images; write the cards' scores")
     p.add_argument("--names", nargs="+", default=None, help="entries (default: all)")
     p.add_argument("--data", default=None, help="where the CIFAR-10 training images are (a folder of class folders)")
@@ -213,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", required=True)
     args = parser.parse_args(argv)
     if args.action == "add":
-        add(args.run, args.name, args.description)
+        add(args.run, args.name, args.description, args.note)
     elif args.action == "score":
         score(args.names or zoo.names(), args.data, args.n, args.seed)
     elif args.action == "grids":

@@ -88,6 +88,12 @@ def test_sahit_zoo_lists_entries_with_their_scores(tiny_zoo, capsys):
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("tiny "))
     assert "1.234" in row and "0.875" in row and "2.500" in row and "quickstart" not in row
+    assert row.rstrip().endswith("builtin")
+    card["data_name"] = "toy shapes"  # what `tools.zoo add --data-name` writes where the path says little
+    (tiny_zoo / zoo.CARD).write_text(json.dumps(card))
+    assert main(["zoo"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("tiny "))
+    assert row.rstrip().endswith("toy shapes")
 
 
 def test_an_unknown_name_gets_one_line_with_the_names(tiny_zoo, capsys):

@@ -58,7 +58,7 @@ def half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous() for k, v in state.items()}
 
 
-def add(run: str, name: str, description: str, note: str = "") -> Path:
+def add(run: str, name: str, description: str, note: str = "", data_name: str = "") -> Path:
     """Copy the finished run ``run`` into the zoo as ``name``; returns the entry's folder."""
     source = run_folder(run)
     step = finished_step(source)
@@ -90,6 +90,7 @@ def add(run: str, name: str, description: str, note: str = "") -> Path:
         "resolution": int(export_config.get("resolution", 0)),
         "num_classes": int(export_config.get("num_classes", 0)),
         "data": str(config.get("data", "")),
+        **({"data_name": data_name} if data_name else {}),
         "holdout": int(config.get("data_holdout") or 0),
         "steps": step,
         "train_minutes": round(_train_seconds(source) / 60, 1),
@@ -119,7 +120,7 @@ def score(names: list[str], data: str | None, n: int, seed: int) -> None:
         metrics = [m for m in SCORE_METRICS if G.num_classes or m == "fid"]
         results = evaluate_generator(G, reference, extractor, metrics, n=n, seed=seed)
         card["scores"] = {m: round(float(results[m].value), 4) for m in metrics}
-        where = (f"the {card['holdout']:,} images {card['data']} held out of training" if card["holdout"]
+        where = (f"the {card['holdout']:,} images of {card['data']} held out of training" if card["holdout"]
                  else f"{reference.n:,} images of {card['data']} (drawn anew: the built-in data has no fixed set)")
         card["scores"].update(n=n, seed=seed, reference=where,
                               features=features, features_weights=extractor.weights_hash[:16],
@@ -202,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("run")
     p.add_argument("--name", required=True)
     p.add_argument("--description", required=True)
+    p.add_argument("--data-name", default="", help="what the data is, for the listing (e.g. CIFAR-10), "
+                   "when its path says little")
     p.add_argument("--note", default="", help="how it was trained, if the card's facts need a word (e.g. shared cores)")
     p = sub.add_parser("score", help="measure entries against their held-out images; write the cards' scores")
     p.add_argument("--names", nargs="+", default=None, help="entries (default: all)")
@@ -217,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", required=True)
     args = parser.parse_args(argv)
     if args.action == "add":
-        add(args.run, args.name, args.description, args.note)
+        add(args.run, args.name, args.description, args.note, args.data_name)
     elif args.action == "score":
         score(args.names or zoo.names(), args.data, args.n, args.seed)
     elif args.action == "grids":

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         scores = card.get("scores", {})
         rows.append((card["name"], card["family"], str(card["resolution"]), f"{card['steps']:,}",
                      f"{card['train_minutes']:.0f} min", _score(scores.get("fid")), _score(scores.get("acc")),
-                     _score(scores.get("ifid")), card["data"]))
+                     _score(scores.get("ifid")), card.get("data_name") or card["data"]))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

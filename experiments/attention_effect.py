@@ -280,23 +280,27 @@ def render_markdown(payload: dict[str, Any]) -> str:
 
 
 def weight_figure(name: str, run: dict[str, Any], path: Path) -> Path:
-    """gamma and contribution ratio of G's layers over training, one curve per layer."""
+    """gamma and contribution ratio of every layer over training, G solid and D dashed, one curve per layer."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     from sahit.training.attention_log import parse_attention_key
 
     fig = Figure(figsize=(9, 3.2))
     axes = dict(zip(("gamma", "ratio"), fig.subplots(1, 2)))
-    for key, pts in run["weight"]["points"].items():
+    for key, pts in sorted(run["weight"]["points"].items()):
         net, layer, what = parse_attention_key(key)
-        if net == "G" and what in axes and pts:
-            axes[what].plot([p[0] for p in pts], [p[1] for p in pts], label=layer, marker="." if len(pts) < 30 else None)
+        if what in axes and pts:
+            axes[what].plot([p[0] for p in pts], [p[1] for p in pts], label=f"{net} {layer}",
+                            linestyle="-" if net == "G" else "--", marker="." if len(pts) < 30 else None)
+    titles = {"gamma": "γ", "ratio": "‖attention branch‖ / ‖residual input‖"}
     for what, ax in axes.items():
-        ax.set_title(f"{name}: G " + ("γ" if what == "gamma" else "‖attention branch‖ / ‖residual input‖"))
+        ax.set_title(f"{name}: {titles[what]}", fontsize=10)
         ax.set_xlabel("training step")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k" if x >= 1000 else f"{x:g}"))
         if ax.lines:
             ax.legend(fontsize=7)
     fig.tight_layout()

@@ -108,10 +108,31 @@ def test_an_unknown_name_gets_one_line_with_the_names(tiny_zoo, capsys):
 
 
 def test_sahit_zoo_name_prints_the_whole_card(tiny_zoo, capsys):
+    card = json.loads((tiny_zoo / zoo.CARD).read_text())
+    card["scores"] = {"fid": 1.5, "per_class": {"disk": {"acc": 0.25, "ifid": 7.0}, "ring": {"acc": 1.0}}}
+    (tiny_zoo / zoo.CARD).write_text(json.dumps(card))
     assert main(["zoo", "zoo:tiny"]) == 0
-    out = capsys.readouterr().out
-    card = zoo.card("tiny")
-    assert f"command: {card['command']}" in out and f"steps: {card['steps']}" in out
+    lines = capsys.readouterr().out.splitlines()
+    assert f"command: {card['command']}" in lines and f"steps: {card['steps']}" in lines
+    assert "scores: fid 1.5" in lines and "per class:" in lines
+    assert "  disk  class acc 0.250, intra-FID 7.000" in lines and "  ring  class acc 1.000" in lines
+
+
+def test_scores_per_class_go_by_class_name(tmp_path):
+    from types import SimpleNamespace
+
+    from sahit.data import CLASS_NAMES
+    from tools import zoo as zoo_tool
+
+    for name in ("cat", "airplane"):
+        (tmp_path / name).mkdir()
+    assert zoo_tool._class_names(str(tmp_path), 2) == ["airplane", "cat"]  # ImageFolder's order
+    assert zoo_tool._class_names(str(tmp_path), 3) == ["0", "1", "2"]  # folders that are not the classes
+    assert zoo_tool._class_names("builtin", 3) == list(CLASS_NAMES[:3])
+    results = {"fid": SimpleNamespace(details={}), "acc": SimpleNamespace(details={"per_class": {"0": 0.5, "1": 1}}),
+               "ifid": SimpleNamespace(details={"per_class": {"0": 3.0, "1": 2.25}})}
+    assert zoo_tool._per_class(results, ["airplane", "cat"]) == {"airplane": {"acc": 0.5, "ifid": 3.0},
+                                                                   "cat": {"acc": 1.0, "ifid": 2.25}}
 
 
 def test_torch_hub_loads_a_zoo_entry(tiny_zoo):

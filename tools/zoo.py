@@ -120,14 +120,37 @@ def score(names: list[str], data: str | None, n: int, seed: int) -> None:
         metrics = [m for m in SCORE_METRICS if G.num_classes or m == "fid"]
         results = evaluate_generator(G, reference, extractor, metrics, n=n, seed=seed)
         card["scores"] = {m: round(float(results[m].value), 4) for m in metrics}
+        per_class = _per_class(results, _class_names(spec, G.num_classes))
         where = (f"the {card['holdout']:,} images of {card['data']} held out of training" if card["holdout"]
                  else f"{reference.n:,} images of {card['data']} (drawn anew: the built-in data has no fixed set)")
         card["scores"].update(n=n, seed=seed, reference=where,
                               features=features, features_weights=extractor.weights_hash[:16],
                               command=f"python -m tools.zoo score --names {name}" + (f" --data {data}" if data
-                                                                                    else ""))
+                                                                                    else ""),
+                              **({"per_class": per_class} if per_class else {}))
         write_json_atomic(folder / zoo.CARD, card, indent=2)
         print(f"{name}: " + ", ".join(f"{m} {card['scores'][m]:.4g}" for m in metrics), flush=True)
+
+
+def _class_names(data: str, num_classes: int) -> list[str]:
+    """The data's class names: the built-in shapes', or a folder's class folders (sorted, as ImageFolder)."""
+    from sahit.data import CLASS_NAMES
+
+    if data == "builtin":
+        return list(CLASS_NAMES[:num_classes])
+    folder = Path(data).expanduser()
+    names = sorted(d.name for d in folder.iterdir() if d.is_dir()) if folder.is_dir() else []
+    return names if len(names) == num_classes else [str(c) for c in range(num_classes)]
+
+
+def _per_class(results: dict[str, Any], class_names: list[str]) -> dict[str, dict[str, float]]:
+    """Class accuracy and intra-FID of each class, by class name: which classes the model gets right."""
+    table: dict[str, dict[str, float]] = {}
+    for metric in ("acc", "ifid"):
+        details = getattr(results.get(metric), "details", None) or {}
+        for index, value in details.get("per_class", {}).items():
+            table.setdefault(class_names[int(index)], {})[metric] = round(float(value), 4)
+    return table
 
 
 def grids(names: list[str], per_class: int, seed: int) -> None:

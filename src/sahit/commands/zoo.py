@@ -44,10 +44,19 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_card(card: dict) -> int:
     for key, value in card.items():
+        per_class = value.get("per_class") if isinstance(value, dict) else None
         if isinstance(value, dict):
-            value = ", ".join(f"{k} {v}" for k, v in value.items())
+            value = ", ".join(f"{k} {v}" for k, v in value.items() if k != "per_class")
         print(f"{key}: {value}")
+        if per_class:
+            print("per class:")
+            width = max(len(name) for name in per_class)
+            for name, scores in per_class.items():
+                print(f"  {name.ljust(width)}  " + ", ".join(f"{_LABELS.get(m, m)} {_score(v)}" for m, v in scores.items()))
     return 0
+
+
+_LABELS = {"acc": "class acc", "ifid": "intra-FID"}
 
 
 def _score(value: float | None) -> str:

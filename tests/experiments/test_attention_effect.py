@@ -96,3 +96,16 @@ def test_ref_holdout_measures_against_the_held_out_images(monkeypatch):
     assert calls[-1]["holdout"] == 0 and calls[-1]["n"] == 100
     run = {"ref": "cifar", "ref_holdout": 5000}
     assert attention_effect._ref(run) == "the 5,000 images held out of `cifar`"
+
+
+def test_the_doc_tables_are_what_markdown_prints_from_the_committed_json():
+    """docs/attention-effect.md's numbers come from experiments/results/attention_effect.json, unedited."""
+    from pathlib import Path
+
+    repo = Path(attention_effect.__file__).resolve().parent.parent
+    doc = (repo / "docs" / "attention-effect.md").read_text()
+    start, end = "<!-- generated: python -m experiments.attention_effect --markdown -->", "<!-- end generated -->"
+    assert start in doc and end in doc
+    block = doc.split(start, 1)[1].split(end, 1)[0].strip()
+    payload = json.loads(attention_effect.DEFAULT_JSON.read_text())
+    assert block == attention_effect.render_markdown(payload).strip()

@@ -133,9 +133,10 @@ def sagan_overrides(width: int) -> list[str]:
 
 
 def add_common_args(parser: argparse.ArgumentParser, name: str, steps: int, seeds: list[int], eval_points: int,
-                    batch_size: int = 32, eval_n: int = 2000, cifar10: dict[str, Any] | None = None) -> None:
+                    batch_size: int | None = 32, eval_n: int = 2000, cifar10: dict[str, Any] | None = None) -> None:
     """The flags every experiment script has. ``cifar10``: the defaults that differ with ``--cifar10``
-    (keys among steps, seeds, eval_points, eval_n), resolved by :func:`setting_from_args`."""
+    (keys among steps, seeds, eval_points, eval_n), resolved by :func:`setting_from_args`. ``batch_size``
+    None: each arm trains at its preset's batch size unless ``--batch-size`` is given."""
     shapes = {"steps": steps, "seeds": seeds, "eval_points": eval_points, "eval_n": eval_n}
     real = {**shapes, **(cifar10 or {})}
 
@@ -153,7 +154,8 @@ def add_common_args(parser: argparse.ArgumentParser, name: str, steps: int, seed
                             "every FID (default 5000, as docs/race.md)")
     parser.add_argument("--steps", type=int, default=unset["steps"], help=f"G steps per run (default {both('steps')})")
     parser.add_argument("--seeds", type=int, nargs="+", default=unset["seeds"], help=f"seeds (default {both('seeds')})")
-    parser.add_argument("--batch-size", type=int, default=batch_size, help=f"batch size (default {batch_size})")
+    parser.add_argument("--batch-size", type=int, default=batch_size,
+                        help=f"batch size (default {batch_size if batch_size else 'the preset' + chr(39) + 's'})")
     parser.add_argument("--eval-n", type=int, default=unset["eval_n"],
                         help=f"samples (and at most as many reference images) for the metrics (default {both('eval_n')})")
     parser.add_argument("--eval-points", type=int, default=unset["eval_points"],
@@ -343,9 +345,9 @@ def run_overrides(arm: Arm, seed: int, steps: int, args: argparse.Namespace, fea
 
 
 def _batch_size(arm: Arm, args: argparse.Namespace) -> list[str]:
-    """``batch_size=--batch-size``, unless the arm sets its own."""
+    """``batch_size=--batch-size``, unless the arm sets its own or there is none (the preset's, then)."""
     own = any(o.startswith("batch_size=") for o in arm.overrides)
-    return [] if own else [f"batch_size={args.batch_size}"]
+    return [] if own or args.batch_size is None else [f"batch_size={args.batch_size}"]
 
 
 def check_settings(run_dir: Path, preset: str, data: str, overrides: list[str], tag: str) -> None:

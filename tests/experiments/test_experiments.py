@@ -308,3 +308,25 @@ def test_two_invocations_with_other_seeds_share_one_json(tmp_path, monkeypatch):
         assert [r["seed"] for r in arm["runs"]] == [0, 1] and arm["fid"]["mean"] == 10.5
     other = invoke([2], {"width": 16})  # another budget: the old runs are not this experiment's
     assert [r["seed"] for r in other["arms"]["a"]["runs"]] == [2]
+
+
+@pytest.mark.parametrize("family", ["sagan", "hit"])
+def test_cpu_recipe_arms_train_at_the_batch_and_rates_they_name(family, tmp_path):
+    """Each arm's run config has the batch size and learning rates of its label: the preset's batch unless the
+    arm sets one (a default --batch-size of 64 once trained HiT's batch-32 arms at 64), and rates that stay
+    put when a winner becomes the preset's."""
+    cpu_recipe, common = load("cpu_recipe"), load("common")
+    preset_batch = config_from_dict(load_preset(cpu_recipe.PRESETS[family])).batch_size
+    args = cpu_recipe.argparse.Namespace(batch_size=None, eval_points=2, eval_n=16)
+    expected = {"sagan": {"base": (64, 1e-4, 4e-4), "lr2x": (64, 2e-4, 8e-4), "batch32": (32, 1e-4, 4e-4),
+                          "batch32_lr2x": (32, 2e-4, 8e-4)},
+                "hit": {"base": (32, 2e-4, 2e-4), "lr2x": (32, 4e-4, 4e-4), "batch64": (64, 2e-4, 2e-4)}}[family]
+    assert {arm.name for arm in cpu_recipe.arms(family)} == set(expected)
+    for arm in cpu_recipe.arms(family):
+        overrides = common.run_overrides(arm, 0, 10, args, tmp_path)
+        cfg = config_from_dict(merge(load_preset(arm.preset), parse_overrides(overrides)))
+        assert (cfg.batch_size, cfg.lr_g, cfg.lr_d) == expected[arm.name], arm.name
+        assert arm.name.startswith("batch") or cfg.batch_size == preset_batch
+    args.batch_size = 16  # an explicit --batch-size still applies to every arm without its own
+    base = cpu_recipe.arms(family)[0]
+    assert "batch_size=16" in common.run_overrides(base, 0, 10, args, tmp_path)

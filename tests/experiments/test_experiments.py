@@ -330,3 +330,14 @@ def test_cpu_recipe_arms_train_at_the_batch_and_rates_they_name(family, tmp_path
     args.batch_size = 16  # an explicit --batch-size still applies to every arm without its own
     base = cpu_recipe.arms(family)[0]
     assert "batch_size=16" in common.run_overrides(base, 0, 10, args, tmp_path)
+
+
+def test_cifar10_reproductions_keep_the_rates_their_results_were_measured_with(tmp_path):
+    """The CIFAR-10 presets took the CPU recipe's doubled rates; the committed reproductions name the old ones."""
+    common = load("common")
+    setting = common.cifar10_setting(tmp_path)
+    runs = [*load("attention_placement").arms(32, setting), *load("hit_ingredients").arms(128, 32, 200.0, True)]
+    for arm in runs:  # none of these arms compares learning rates (stabilization's set their own)
+        cfg = config_from_dict(merge(load_preset(arm.preset), parse_overrides(arm.overrides)))
+        expected = (2e-4, 2e-4) if arm.preset == "hit-cifar10-small" else (1e-4, 4e-4)
+        assert (cfg.lr_g, cfg.lr_d) == expected, arm.name

@@ -16,18 +16,22 @@ from sahit.cli import main
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """A 4-step quickstart run (attention in G and D) with a checkpoint, trained once for the module."""
-    out = tmp_path_factory.mktemp("run") / "qs"
+def train_tiny(preset: str, out: Path, steps: int) -> Path:
+    """``steps`` steps of ``preset`` at one thread, with a checkpoint at the end."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        assert main(["train", "--preset", "quickstart", "--out", str(out), "steps=4", "ckpt_every=4",
-                     "sample_every=4", "log_every=2", "progress=false"]) == 0
+        assert main(["train", "--preset", preset, "--out", str(out), f"steps={steps}", f"ckpt_every={steps}",
+                     f"sample_every={steps}", f"log_every={max(1, steps // 2)}", "progress=false"]) == 0
     finally:
         torch.set_num_threads(threads)
     return out
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A 4-step quickstart run (attention in G and D) with a checkpoint, trained once for the module."""
+    return train_tiny("quickstart", tmp_path_factory.mktemp("run") / "qs", 4)
 
 
 @pytest.fixture
@@ -144,14 +148,7 @@ def test_a_hit_entry_loads_samples_and_draws_attention(tmp_path, monkeypatch, ca
     """zoo:cifar10-hit is a HiT: an entry made from a HiT run loads as the run did and draws its attention."""
     from tools import zoo as zoo_tool
 
-    run = tmp_path / "hit"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        assert main(["train", "--preset", "hit-quickstart", "--out", str(run), "steps=2", "ckpt_every=2",
-                     "sample_every=2", "log_every=1", "progress=false"]) == 0
-    finally:
-        torch.set_num_threads(threads)
+    run = train_tiny("hit-quickstart", tmp_path / "hit", 2)
     monkeypatch.setattr(zoo, "ROOT", tmp_path / "zoo")
     zoo_tool.add(str(run), "tinyhit", "2 steps of hit-quickstart")
     G = sahit.load("zoo:tinyhit")

@@ -74,6 +74,11 @@ def arms(family: str = "sagan") -> list[Arm]:
     ]
 
 
+def baseline_steps(family: str, minutes: float) -> int:
+    """The G steps the baseline makes in ``minutes`` of a quiet 2-core machine."""
+    return int(minutes * 60 * QUIET_STEPS_PER_SECOND[family])
+
+
 def budget_steps(chosen: list[Arm], minutes: float, root: Path, args: argparse.Namespace, data: str,
                  family: str = "sagan") -> list[Arm]:
     """Each arm with the steps it makes in ``minutes`` on a quiet machine (probed ratio to the baseline)."""
@@ -125,7 +130,9 @@ def main(argv: list[str] | None = None) -> dict:
     args.arms = None  # already selected
     print(f"[{name}] steps per arm: " + ", ".join(f"{a.name} {a.steps}" for a in chosen)
           + f" (probes took {time.perf_counter() - started:.0f} s)", flush=True)
-    args.steps = int(statistics.median(a.steps for a in chosen))  # recorded in the JSON's budget; arms set their own
+    # the JSON's budget (arms set their own steps): the baseline's, whichever arms this invocation runs, so that
+    # invocations with other arms share one JSON
+    args.steps = baseline_steps(args.family, args.minutes)
     preset = PRESETS[args.family]
     return run_experiment(name, CLAIM.format(preset=preset), chosen, args, setting=setting, features=args.features,
                           budget={"minutes": args.minutes, "preset": preset,

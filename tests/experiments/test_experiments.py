@@ -341,3 +341,11 @@ def test_cifar10_reproductions_keep_the_rates_their_results_were_measured_with(t
         cfg = config_from_dict(merge(load_preset(arm.preset), parse_overrides(arm.overrides)))
         expected = (2e-4, 2e-4) if arm.preset == "hit-cifar10-small" else (1e-4, 4e-4)
         assert (cfg.lr_g, cfg.lr_d) == expected, arm.name
+
+
+def test_cpu_recipe_budget_is_the_baselines_whichever_arms_run():
+    """Invocations with other arms share one JSON only if their budgets match: it must not depend on the arms
+    chosen (a batch64-only invocation once replaced the base and lr2x runs' JSON)."""
+    cpu_recipe = load("cpu_recipe")
+    assert cpu_recipe.baseline_steps("sagan", 10) == 2098 and cpu_recipe.baseline_steps("hit", 10) == 4451
+    assert cpu_recipe.baseline_steps("sagan", 40) == 8395

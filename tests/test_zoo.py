@@ -1,5 +1,6 @@
 """The model zoo: entries made from a run load by name everywhere a model is taken, and nothing writes into them."""
 
+import itertools
 import json
 import subprocess
 import sys
@@ -196,6 +197,22 @@ def test_every_shipped_entry_samples_and_has_scores(name):
     G = sahit.load(f"zoo:{name}")
     images = G.sample(2, seed=0)
     assert images.shape[-1] == card["resolution"] and torch.isfinite(images).all()
+
+
+def test_the_zoo_holds_the_promised_entries():
+    """The README and docs/zoo.md promise these four: the SAGAN, its twin without attention, the HiT, the quickstart."""
+    assert {"cifar10-sagan", "cifar10-sagan-noattn", "cifar10-hit", "shapes"} <= set(SHIPPED)
+    assert zoo.card("cifar10-hit")["family"] == "hit" and zoo.card("cifar10-sagan-noattn")["family"] == "sagan"
+
+
+def test_the_cifar10_entries_trained_for_the_same_quiet_time(tmp_path):
+    """cifar10-hit was given cifar10-sagan's wall time: on the curves' time axis both end at about 95 minutes."""
+    from tools import zoo as zoo_tool
+
+    sagan, hit = zoo_tool.fid_minutes("cifar10-sagan"), zoo_tool.fid_minutes("cifar10-hit")
+    assert 90 < sagan[-1][0] < 100 and abs(hit[-1][0] - sagan[-1][0]) < 2  # the last logged FIDs, 20,000 and 42,000
+    assert all(b[0] > a[0] for a, b in itertools.pairwise(hit))
+    assert zoo_tool.curves(["cifar10-sagan", "cifar10-hit"], tmp_path / "c.png").stat().st_size > 0
 
 
 def test_the_zoo_fits_its_size_limit():

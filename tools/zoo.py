@@ -3,6 +3,7 @@
     python -m tools.zoo add RUN --name NAME --description TEXT   # a finished run becomes zoo:NAME
     python -m tools.zoo score --data ~/cifar10/train             # every CIFAR-10 entry's card scores, again
     python -m tools.zoo grids                                    # docs/zoo/NAME.png, one row per class
+    python -m tools.zoo curves --names cifar10-sagan cifar10-hit  # docs/zoo/fid-minutes.png: FID against time
     python -m tools.zoo features EXTRACTOR --name cifar10        # ship a domain extractor as zoo:cifar10
 
 ``add`` copies what a user of the model needs out of the run folder (config, log, summary, the export
@@ -168,6 +169,43 @@ def grids(names: list[str], per_class: int, seed: int) -> None:
         print(f"wrote {path}")
 
 
+def fid_minutes(name: str) -> list[tuple[float, float]]:
+    """``(quiet 2-core minutes, FID)`` over ``name``'s training: its logged steps divided by its family's quiet rate
+    (the rate cpu_recipe budgets with), so that entries with different step costs share one time axis."""
+    from experiments.cpu_recipe import QUIET_STEPS_PER_SECOND
+    from sahit.viz.run_files import metric_points
+
+    rate = QUIET_STEPS_PER_SECOND.get(zoo.card(name)["family"])
+    points = metric_points(zoo.entry_folder(f"zoo:{name}")).get("fid", [])
+    if rate is None or not points:
+        raise SystemExit(f"zoo curves: {name} has {'no FID in its log' if rate else 'no quiet rate for its family'}")
+    return [(step / rate / 60, value) for step, value, _ in points]
+
+
+def curves(names: list[str], out: Path) -> Path:
+    """``out``: FID over training of ``names`` against quiet 2-core minutes, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for name in names:
+        card, points = zoo.card(name), fid_minutes(name)
+        ax.plot(*zip(*points), marker="o", markersize=3, label=f"{name} ({card['family']}, {card['steps']:,} steps)")
+    ax.set_yscale("log")
+    ax.set_xlabel("quiet 2-core minutes (steps / the preset's quiet rate)")
+    ax.set_ylabel("FID vs the 5,000 held-out images")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    print(f"wrote {out}")
+    return out
+
+
 def features(path: str, name: str) -> Path:
     """Ship the domain extractor in ``path`` as the zoo's ``zoo:NAME``, its weights in half precision (the zoo's
     scores are measured with the shipped weights, so they are the extractor)."""
@@ -238,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--names", nargs="+", default=None)
     p.add_argument("--per-class", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("curves", help="FID over training against quiet CPU minutes, entries side by side")
+    p.add_argument("--names", nargs="+", required=True)
+    p.add_argument("--out", type=Path, default=DOCS / "fid-minutes.png")
     p = sub.add_parser("features", help="ship a domain extractor as zoo:NAME")
     p.add_argument("path")
     p.add_argument("--name", required=True)
@@ -248,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         score(args.names or zoo.names(), args.data, args.n, args.seed)
     elif args.action == "grids":
         grids(args.names or zoo.names(), args.per_class, args.seed)
+    elif args.action == "curves":
+        curves(args.names, args.out)
     else:
         features(args.path, args.name)
     return 0

@@ -289,11 +289,14 @@ def weight_figure(name: str, run: dict[str, Any], path: Path) -> Path:
 
     from sahit.training.attention_log import parse_attention_key
 
-    fig = Figure(figsize=(9, 3.2))
-    axes = dict(zip(("gamma", "ratio"), fig.subplots(1, 2)))
-    for key, pts in sorted(run["weight"]["points"].items()):
-        net, layer, what = parse_attention_key(key)
-        if what in axes and pts:
+    curves = [(*parse_attention_key(key), pts) for key, pts in sorted(run["weight"]["points"].items()) if pts]
+    shown = [what for what in ("gamma", "ratio") if any(c[2] == what for c in curves)]  # HiT has no gamma
+    if not shown:
+        raise ValueError(f"{name}: no gamma or ratio curve to draw")
+    fig = Figure(figsize=(4.5 * len(shown), 3.2))
+    axes = dict(zip(shown, fig.subplots(1, len(shown), squeeze=False)[0]))
+    for net, layer, what, pts in curves:
+        if what in axes:
             axes[what].plot([p[0] for p in pts], [p[1] for p in pts], label=f"{net} {layer}",
                             linestyle="-" if net == "G" else "--", marker="." if len(pts) < 30 else None)
     titles = {"gamma": "γ", "ratio": "‖attention branch‖ / ‖residual input‖"}

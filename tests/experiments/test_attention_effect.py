@@ -109,3 +109,18 @@ def test_the_doc_tables_are_what_markdown_prints_from_the_committed_json():
     block = doc.split(start, 1)[1].split(end, 1)[0].strip()
     payload = json.loads(attention_effect.DEFAULT_JSON.read_text())
     assert block == attention_effect.render_markdown(payload).strip()
+
+
+def test_the_weight_figure_draws_only_the_values_a_family_has(tmp_path):
+    """HiT has no gamma: its figure is the ratio panel alone, SAGAN's has both (G solid, D dashed)."""
+    from PIL import Image
+
+    hit = {"weight": {"points": {"attention/G/stages.0.layers.0/ratio": [[50, 0.1], [100, 0.2]],
+                                 "attention/G/stages.0.cross/ratio": [[50, 0.3], [100, 0.4]]}}}
+    sagan = {"weight": {"points": {"attention/G/attention.1/gamma": [[50, 0.0], [100, 0.1]],
+                                   "attention/D/attention.0/ratio": [[50, 0.0], [100, 0.2]]}}}
+    one = attention_effect.weight_figure("hit", hit, tmp_path / "hit.png")
+    two = attention_effect.weight_figure("sagan", sagan, tmp_path / "sagan.png")
+    assert Image.open(two).width == 2 * Image.open(one).width
+    with pytest.raises(ValueError, match="no gamma or ratio"):
+        attention_effect.weight_figure("none", {"weight": {"points": {}}}, tmp_path / "none.png")

@@ -58,7 +58,8 @@ def bar_chart(payload: dict[str, Any], path: Path) -> Path:
     arms = payload["arms"]
     names = list(arms)
     metrics = metrics_of(payload)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 + 0.55 * len(names) * len(metrics), 3.4), dpi=100,
+    width = max(3.2 + 0.55 * len(names) * len(metrics), 2.9 * len(metrics))  # room for each metric's title
+    fig, axes = plt.subplots(1, len(metrics), figsize=(width, 3.4), dpi=100,
                              squeeze=False)  # one metric (experiments/finetune.py) still gives a row of axes
     for ax, metric in zip(axes[0], metrics):
         title = FORMATS.get(metric, (metric, metric, 3))[1]
@@ -76,7 +77,9 @@ def bar_chart(payload: dict[str, Any], path: Path) -> Path:
         ax.tick_params(axis="y", labelsize=8)
     budget = payload.get("budget", {})
     seeds = budget.get("seeds", [])
-    fig.suptitle(f"{payload['experiment']}: {_budget_words(budget, payload.get('arms', {}))}, batch {budget.get('batch_size')}, "
+    batch = budget.get("batch_size")
+    batch_words = f"batch {batch}" if batch else "each arm at its preset's batch"  # None: cpu_recipe's arms
+    fig.suptitle(f"{payload['experiment']}: {_budget_words(budget, payload.get('arms', {}))}, {batch_words}, "
                  f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}"
                  + ("" if payload.get("complete") else " (incomplete)"), fontsize=10)
     fig.tight_layout()

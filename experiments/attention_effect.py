@@ -18,6 +18,8 @@ Run:    python -m experiments.attention_effect --run sagan=zoo:cifar10-sagan --f
         python -m experiments.attention_effect --markdown       (the tables of docs/attention-effect.md)
 
 ``--features`` and ``--ref`` take a value for every run, or NAME=VALUE for one (data sets differ).
+``--add`` measures only the runs it names and adds them to ``--json``'s payload (a run of the same name is
+replaced), so one more model does not re-measure the others; the payload lists every command that made it.
 """
 
 from __future__ import annotations
@@ -194,6 +196,25 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     return payload
 
 
+def add_to(path: Path, payload: dict[str, Any]) -> dict[str, Any]:
+    """``path``'s payload with ``payload``'s runs and placements added (same name: replaced) and its command listed.
+
+    The settings every table shares (samples per knock-out, for reach, the seed) must match: a table mixing
+    them would compare unlike numbers. ValueError (one line) when they differ or ``path`` holds no payload.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"--add: {path} does not exist: measure first without --add")
+    base = json.loads(path.read_text())
+    for key in ("n", "stats_n", "seed"):
+        if base[key] != payload[key]:
+            raise ValueError(f"--add: {path} was measured with {key}={base[key]}, this with {payload[key]}; "
+                             "give the same value")
+    base["runs"].update(payload["runs"])
+    base["placement"].update(payload["placement"])
+    base["added"] = [*base.get("added", []), payload["command"]]
+    return base
+
+
 # ------------------------------------------------------------------------------ rendering
 
 
@@ -260,7 +281,8 @@ def _ref(run: dict[str, Any]) -> str:
 
 def render_markdown(payload: dict[str, Any]) -> str:
     """The tables of docs/attention-effect.md (no verdicts: those are written by hand beside them)."""
-    intro = (f"Numbers from `{payload['command']}` ({payload['n']} samples per knock-out, "
+    added = "".join(f"; added by `{command}`" for command in payload.get("added", []))
+    intro = (f"Numbers from `{payload['command']}`{added} ({payload['n']} samples per knock-out, "
              f"{payload['stats_n']} for reach, seed {payload['seed']}).\n")
     parts = [intro]
     sections = (("Attention's weight over training", weight_table, lambda r: f"source: {r['weight']['source']}"),
@@ -333,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=str(DEFAULT_JSON), help="results JSON (written, or read by --markdown)")
     parser.add_argument("--grids", default=str(EXPERIMENTS.parent / "docs"),
                         help="folder of the knock-out grids and, with --markdown, the weight figures")
+    parser.add_argument("--add", action="store_true",
+                        help="add the runs measured now to --json's (same --n, --stats-n, --seed), keeping the others")
     parser.add_argument("--markdown", action="store_true",
                         help="measure nothing: print the markdown tables from --json and draw the weight figures")
     args = parser.parse_args(argv)
@@ -348,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
             print(render_markdown(payload))
             return 0
         payload = measure(args)
+        if args.add:
+            payload = add_to(path, payload)
     except (ValueError, FileNotFoundError) as exc:
         print(f"attention_effect: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2

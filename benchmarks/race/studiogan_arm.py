@@ -13,6 +13,8 @@ all outside its step: the device is the CPU (StudioGAN assumes CUDA device 0), w
 disabled, and the images listed in ``--exclude`` (the race's held-out reference) are removed from its
 training set. The clock counts training only: at every ``--snapshot-minutes`` of it, G's weights are
 saved (outside the clock) to ``snapshots/``; ``sample`` later draws class-balanced images from each.
+``--studiogan-checkpoints`` also has StudioGAN's own ``WORKER.save`` write its checkpoint files (G and D with
+their optimizers) at every snapshot, to ``checkpoints/step=N/``: what ``sahit convert studiogan`` reads.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ def train(args: argparse.Namespace) -> None:
     out = Path(args.out)
     cfgs, run_name, _hdf5_path = _configure(args, _data_root(Path(args.data), out))
     import models.model as sg_model
+    import utils.ckpt as sg_ckpt
     import utils.log as sg_log
     import utils.misc as sg_misc
     from data_util import Dataset_
@@ -125,6 +128,9 @@ def train(args: argparse.Namespace) -> None:
             path = snapshots / f"G-{len(records):03d}.pt"
             torch.save(Gen.state_dict(), path)
             records.append({"minutes": trained / 60, "g_steps": step, "snapshot": path.name})
+            if args.studiogan_checkpoints:
+                cfgs.RUN.ckpt_dir = sg_ckpt.make_ckpt_dir(str(out / "checkpoints" / f"step={step}"))
+                worker.save(step=step, is_best=False)
             print(f"studiogan: {trained / 60:6.2f} min  step {step}  loss_g {float(loss_g):.3f}", flush=True)
             next_snapshot += every
     (out / "train.json").write_text(json.dumps({"arm": "studiogan", "g_params": g_params, "d_params": d_params,
@@ -204,6 +210,8 @@ def main() -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--num-workers", type=int, default=1)
     t.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    t.add_argument("--studiogan-checkpoints", action="store_true",
+                   help="at every snapshot, StudioGAN's own checkpoint files in checkpoints/step=N/")
     s = sub.add_parser("sample")
     s.add_argument("--studiogan", required=True)
     s.add_argument("--out", required=True)

@@ -74,6 +74,20 @@ def test_measures_every_run_then_renders_markdown_from_the_json(runs, tmp_path, 
     assert format(fid, ".4g") in markdown  # the tables are the JSON's numbers
     assert (tmp_path / "docs" / "attention-effect-weight-quick.png").is_file()
 
+    # --add measures one more run into the same JSON and keeps the others untouched
+    assert attention_effect.main([
+        "--add", "--run", f"later={runs['attn']}", "--features", str(runs["features"]), "--ref", "builtin",
+        "--ref-n", "40", "--n", "20", "--stats-n", "4", "--batch-size", "10", "--device", "cpu",
+        "--json", str(out), "--grids", str(tmp_path / "docs"),
+    ]) == 0
+    added = json.loads(out.read_text())
+    assert list(added["runs"]) == ["quick", "old", "later"] and added["runs"]["quick"] == quick
+    assert added["placement"] == placement and len(added["added"]) == 1
+    assert added["runs"]["later"]["ablation"]["arms"] == quick["ablation"]["arms"]  # same G, latents and seed
+    capsys.readouterr()
+    assert attention_effect.main(["--markdown", "--json", str(out), "--grids", str(tmp_path / "docs")]) == 0
+    assert "### later (" in capsys.readouterr().out
+
 
 def test_arguments_and_missing_json_give_one_line(tmp_path, capsys):
     assert attention_effect.main(["--json", str(tmp_path / "x.json")]) == 2
@@ -83,6 +97,20 @@ def test_arguments_and_missing_json_give_one_line(tmp_path, capsys):
     assert attention_effect.main(["--run", "nameless", "--json", str(tmp_path / "x.json")]) == 2
     assert "takes NAME=RUN" in capsys.readouterr().err
     assert attention_effect.per_run(["a=x", "y"], ["a", "b"]) == {"a": "x", "b": "y"}
+
+
+def test_add_refuses_other_settings_and_a_missing_json(tmp_path):
+    """--add keeps one set of settings per JSON: a table of 5,000-sample and 500-sample FIDs would mislead."""
+    base = {"command": "first", "n": 5000, "stats_n": 256, "seed": 0, "runs": {"a": {"x": 1}}, "placement": {}}
+    path = tmp_path / "effect.json"
+    with pytest.raises(FileNotFoundError, match="measure first"):
+        attention_effect.add_to(path, base)
+    path.write_text(json.dumps(base))
+    with pytest.raises(ValueError, match="n=5000, this with 500"):
+        attention_effect.add_to(path, {**base, "n": 500})
+    merged = attention_effect.add_to(path, {**base, "command": "second", "runs": {"b": {"y": 2}, "a": {"x": 3}}})
+    assert merged["runs"] == {"a": {"x": 3}, "b": {"y": 2}} and merged["added"] == ["second"]
+    assert "added by `second`" in attention_effect.render_markdown({**merged, "runs": {}})
 
 
 def test_ref_holdout_measures_against_the_held_out_images(monkeypatch):

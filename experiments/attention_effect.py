@@ -228,7 +228,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def weight_table(run: dict[str, Any]) -> str:
-    """Per layer and value: first and last logged step, and the final EMA generator's value where measured."""
+    """Per layer and value: first and last logged step, and the final sampling G's (its EMA G where kept)."""
     from sahit.training.attention_log import parse_attention_key
 
     weight, rows = run["weight"], []
@@ -239,7 +239,7 @@ def weight_table(run: dict[str, Any]) -> str:
         first = f"{_num(pts[0][1])} (step {pts[0][0]})" if pts else "–"
         last = f"{_num(pts[-1][1])} (step {pts[-1][0]})" if pts else "–"
         rows.append([net, f"`{layer}`", what, first, last, _num(final.get(key))])
-    return _table(["net", "layer", "value", "first", "last", "final EMA G"], rows)
+    return _table(["net", "layer", "value", "first", "last", "final G (EMA where kept)"], rows)
 
 
 def reach_table(run: dict[str, Any]) -> str:

@@ -33,7 +33,11 @@ NOT_IN_THIS_REPOSITORY = {
 
 
 def _top_folders() -> set[str]:
-    return {p.name for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    """The repository's top folders: tracked ones only, so a checkout's own ``runs/`` is not one of them."""
+    proc = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:  # not a git checkout (an unpacked archive): every folder there is the repository's
+        return {p.name for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    return {line.split("/", 1)[0] for line in proc.stdout.splitlines() if "/" in line}
 
 
 def cited_paths(text: str, top_folders: set[str]) -> list[tuple[int, str]]:

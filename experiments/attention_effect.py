@@ -196,19 +196,25 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     return payload
 
 
-def add_to(path: Path, payload: dict[str, Any]) -> dict[str, Any]:
-    """``path``'s payload with ``payload``'s runs and placements added (same name: replaced) and its command listed.
+def payload_to_add_to(path: Path, n: int, stats_n: int, seed: int) -> dict[str, Any]:
+    """``path``'s payload, if runs measured with these settings may join it (checked before measuring anything).
 
     The settings every table shares (samples per knock-out, for reach, the seed) must match: a table mixing
-    them would compare unlike numbers. ValueError (one line) when they differ or ``path`` holds no payload.
+    them would compare unlike numbers. ValueError (one line) when they differ; FileNotFoundError without ``path``.
     """
     if not path.is_file():
         raise FileNotFoundError(f"--add: {path} does not exist: measure first without --add")
     base = json.loads(path.read_text())
-    for key in ("n", "stats_n", "seed"):
-        if base[key] != payload[key]:
-            raise ValueError(f"--add: {path} was measured with {key}={base[key]}, this with {payload[key]}; "
+    for key, value in (("n", n), ("stats_n", stats_n), ("seed", seed)):
+        if base[key] != value:
+            raise ValueError(f"--add: {path} was measured with {key}={base[key]}, this with {value}; "
                              "give the same value")
+    return base
+
+
+def add_to(path: Path, payload: dict[str, Any]) -> dict[str, Any]:
+    """``path``'s payload with ``payload``'s runs and placements added (same name: replaced) and its command listed."""
+    base = payload_to_add_to(path, payload["n"], payload["stats_n"], payload["seed"])
     base["runs"].update(payload["runs"])
     base["placement"].update(payload["placement"])
     base["added"] = [*base.get("added", []), payload["command"]]
@@ -371,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
                     weight_figure(name, run, Path(args.grids) / f"attention-effect-weight-{name}.png")
             print(render_markdown(payload))
             return 0
+        if args.add:  # refuse a mismatch before minutes of measuring, not after
+            payload_to_add_to(path, args.n, args.stats_n, args.seed)
         payload = measure(args)
         if args.add:
             payload = add_to(path, payload)

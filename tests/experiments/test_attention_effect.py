@@ -113,6 +113,15 @@ def test_add_refuses_other_settings_and_a_missing_json(tmp_path):
     assert "added by `second`" in attention_effect.render_markdown({**merged, "runs": {}})
 
 
+def test_add_refuses_other_settings_before_measuring(tmp_path, monkeypatch, capsys):
+    """A mismatch is refused at once: no run is loaded or measured first."""
+    path = tmp_path / "effect.json"
+    path.write_text(json.dumps({"command": "first", "n": 5000, "stats_n": 256, "seed": 0, "runs": {}, "placement": {}}))
+    monkeypatch.setattr(attention_effect, "measure", lambda args: pytest.fail("measured before refusing"))
+    assert attention_effect.main(["--add", "--run", "x=zoo:shapes", "--n", "500", "--json", str(path)]) == 2
+    assert "n=5000, this with 500" in capsys.readouterr().err
+
+
 def test_ref_holdout_measures_against_the_held_out_images(monkeypatch):
     """--ref-holdout 5000: FID against the images the zoo's CIFAR-10 runs never saw, all of them."""
     calls = []
